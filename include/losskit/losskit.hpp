@@ -1,0 +1,10 @@
+// losskit/losskit.hpp: everything losskit offers, in one include.
+#pragma once
+
+#include "losskit/classification.hpp"
+#include "losskit/distribution.hpp"
+#include "losskit/error.hpp"
+#include "losskit/reduction.hpp"
+#include "losskit/segmentation.hpp"
+#include "losskit/tensor.hpp"
+#include "losskit/threading.hpp"

@@ -1,0 +1,82 @@
+// losskit/segmentation.hpp: overlap losses for segmentation.
+//
+// Same four calls as every loss (see classification.hpp).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "losskit/reduction.hpp"
+#include "losskit/tensor.hpp"
+
+namespace losskit {
+
+// ---------------------------------------------------------------------------------------------
+// dice_loss: soft Dice (or Jaccard) loss with MONAI DiceLoss semantics and option names.
+//
+//   input  (B, C, d1..dK): probabilities, or logits when `sigmoid` or `softmax` is set (the
+//          activation is applied inside and the gradient is w.r.t. the logits).
+//   target (B, C, d1..dK) one-hot / probabilities, or, with to_onehot_y, (B, 1, d1..dK) class ids
+//          stored as floats. The int64 overload takes class ids (B, 1, d1..dK) or (B, d1..dK)
+//          and always one-hot encodes them.
+//   Sums run over the spatial dims (and the batch when `batch`), per channel c:
+//     tp = sum p t, P = sum p (sum p^2 if squared_pred), G = sum t (sum t^2 if squared_pred)
+//     soft_label (or squared_pred): tp = (P + G - sum |p - t|^k) / 2, k = 1 (2 if squared_pred)
+//     dice     f = 1 - (2 tp + smooth_nr) / (P + G + smooth_dr)
+//     jaccard  f = 1 - (2 tp + smooth_nr) / (2 (P + G - tp) + smooth_dr)
+//   f is multiplied by weight[c] (after dropping the background), then reduced: Mean over all
+//   (B, C) entries, Sum, or None with MONAI's shape (B, C, 1, .., 1) ((C, 1, .., 1) with batch).
+//   With one channel (C == 1) softmax, to_onehot_y and include_background = false are ignored,
+//   as in MONAI.
+// Reference: MONAI monai/losses/dice.py (DiceLoss), monai/losses/utils.py (compute_tp_fp_fn).
+// ---------------------------------------------------------------------------------------------
+template <class T>
+struct DiceLossOptions {
+  bool include_background = true;  ///< false drops channel 0 of input and target
+  bool to_onehot_y = false;        ///< target holds class ids (B, 1, ...) to one-hot encode
+  bool sigmoid = false;            ///< apply sigmoid to the input
+  bool softmax = false;            ///< apply softmax over the channel dim to the input
+  bool squared_pred = false;       ///< squares in the denominator
+  bool jaccard = false;            ///< soft IoU instead of Dice
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+  double smooth_nr = 1e-5;         ///< added to the numerator
+  double smooth_dr = 1e-5;         ///< added to the denominator
+  bool batch = false;              ///< sum over the batch too, before the division
+  std::span<const T> weight{};     ///< per-class weights (after background removal), >= 0
+  bool soft_label = false;         ///< the norm form, exact for soft targets
+};
+
+void dice_loss(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+               const DiceLossOptions<float>& opts = {});
+void dice_loss(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+               const DiceLossOptions<double>& opts = {});
+Tensor<float> dice_loss(ConstView<float> input, ConstView<float> target, const DiceLossOptions<float>& opts = {});
+Tensor<double> dice_loss(ConstView<double> input, ConstView<double> target, const DiceLossOptions<double>& opts = {});
+void dice_loss_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
+                        TensorView<float> grad_input, const DiceLossOptions<float>& opts = {});
+void dice_loss_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
+                        TensorView<double> grad_input, const DiceLossOptions<double>& opts = {});
+void dice_loss_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+                                TensorView<float> grad_input, const DiceLossOptions<float>& opts = {});
+void dice_loss_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+                                TensorView<double> grad_input, const DiceLossOptions<double>& opts = {});
+
+// Class-id targets (int64), one-hot encoded inside.
+void dice_loss(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out,
+               const DiceLossOptions<float>& opts = {});
+void dice_loss(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
+               const DiceLossOptions<double>& opts = {});
+Tensor<float> dice_loss(ConstView<float> input, ConstView<std::int64_t> target,
+                        const DiceLossOptions<float>& opts = {});
+Tensor<double> dice_loss(ConstView<double> input, ConstView<std::int64_t> target,
+                         const DiceLossOptions<double>& opts = {});
+void dice_loss_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<std::int64_t> target,
+                        TensorView<float> grad_input, const DiceLossOptions<float>& opts = {});
+void dice_loss_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<std::int64_t> target,
+                        TensorView<double> grad_input, const DiceLossOptions<double>& opts = {});
+void dice_loss_forward_backward(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out,
+                                TensorView<float> grad_input, const DiceLossOptions<float>& opts = {});
+void dice_loss_forward_backward(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
+                                TensorView<double> grad_input, const DiceLossOptions<double>& opts = {});
+
+}  // namespace losskit

@@ -1,0 +1,256 @@
+// cross_entropy: validate -> canonical [N, C, D] layout -> one fused pass per row -> reduce.
+//
+// Each row (one position of one batch item) is read once for its log-sum-exp; the loss and,
+// when asked, the gradient softmax - target are written from the same (cached) row.
+#include <cmath>
+#include <limits>
+
+#include "core/class_args.hpp"
+#include "core/outputs.hpp"
+#include "core/parallel.hpp"
+#include "kernels/softmax_row.hpp"
+#include "losskit/classification.hpp"
+
+namespace losskit {
+namespace {
+
+using detail::Pass;
+constexpr std::string_view kFn = "cross_entropy";
+
+template <class T>
+void check_options(const CrossEntropyOptions<T>& o) {
+  detail::check_reduction(kFn, o.reduction);
+  detail::check_range(kFn, "label_smoothing", o.label_smoothing, 0.0, 1.0);
+}
+
+/// Output checks common to both target kinds.
+template <class T, class TT>
+void check_outputs(Pass pass, const CrossEntropyOptions<T>& o, const Shape& loss_shape, ConstView<T> input,
+                   ConstView<TT> target, TensorView<T> out, ConstView<T> grad_output, TensorView<T> grad_input) {
+  using namespace detail;
+  if (has_forward(pass)) {
+    check_output(kFn, "out", out, out_shape_of(o.reduction, loss_shape));
+    check_no_overlap(kFn, "out", out, named("input", input), named("target", target));
+  }
+  if (has_backward(pass)) {
+    check_output(kFn, "grad_input", grad_input, input.shape());
+    check_no_overlap(kFn, "grad_input", grad_input, named("target", target), named("grad_output", grad_output));
+    if (has_forward(pass)) check_no_overlap(kFn, "grad_input", grad_input, named("out", out));
+    const bool inplace = o.inplace_grad && pass == Pass::ForwardBackward && same_view(grad_input, input);
+    if (!inplace) {
+      if (same_view(grad_input, input) && o.inplace_grad)
+        fail(ErrorKind::Runtime, kFn, "inplace_grad is only supported by cross_entropy_forward_backward");
+      check_no_overlap(kFn, "grad_input", grad_input, named("input", input));
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------- class ids -----
+template <class T>
+void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out,
+             ConstView<T> grad_output, TensorView<T> grad_input, const CrossEntropyOptions<T>& o,
+             Tensor<T>* owned = nullptr) {
+  using namespace detail;
+  check_options(o);
+  ClassArgs<T> a;
+  prepare_class_args<T>(kFn, a, input, target, o.weight, o.ignore_index);
+  const Reduction r = o.reduction;
+  if (owned) out = allocate(*owned, out_shape_of(r, a.loss_shape));
+  check_outputs(pass, o, a.loss_shape, input, target, out, grad_output, grad_input);
+  double g_scalar = 1.0;
+  if (pass == Pass::Backward) {
+    g_scalar = scalar_grad_output<T>(kFn, r, grad_output, a.loss_shape);
+    if (r == Reduction::None) {
+      a.grad_out_stage = stage_loss_shaped(grad_output, false);
+      a.g = nd_view_of_loss(a.grad_out_stage.view(), a.class_dim);
+    }
+  }
+  // ---- validation done: from here on outputs are written ----
+  const std::int64_t C = a.x.C, D = a.x.D, rows = a.x.rows();
+  const T* w = o.weight.empty() ? nullptr : o.weight.data();
+  double w_total = static_cast<double>(C);
+  if (w) {
+    w_total = 0;
+    for (std::int64_t c = 0; c < C; ++c) w_total += static_cast<double>(w[c]);
+  }
+  const double e = o.label_smoothing;
+  const double eC = C > 0 ? e / static_cast<double>(C) : 0.0;
+
+  Staged<T> out_stage;
+  ND<T> out_nd{};
+  if (has_forward(pass) && r == Reduction::None) {
+    out_stage = stage_loss_shaped(out, true);
+    out_nd = nd_view_of_loss(out_stage.view(), a.class_dim);
+  }
+  Staged<T> grad_stage;
+  NCD<T> gi{};
+  if (has_backward(pass)) {
+    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
+    gi = ncd_of(grad_stage.view(), a.class_dim);
+  }
+  const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
+  const double scale = reduce_scale(r, g_scalar, a.total_weight);
+
+  const auto sums = parallel_sum<1>(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1)),
+                                    [&](std::int64_t b, std::int64_t end) {
+    double acc = 0;
+    for (std::int64_t i = b; i < end; ++i) {
+      const std::int64_t n = i / D, d = i % D;
+      const std::int64_t y = a.y.at(n, d);
+      const T* x = &a.x.at(n, 0, d);
+      T* g = has_backward(pass) ? &gi.at(n, 0, d) : nullptr;
+      if (y == o.ignore_index) {
+        if (g) kernels::fill_row(g, gi.sC, C, T(0));
+        continue;
+      }
+      const double wy = w ? static_cast<double>(w[y]) : 1.0;
+      const kernels::RowStats st = kernels::row_stats(x, a.x.sC, C, w, e > 0);
+      // loss_i = (1-e) * wy * (lse - x_y) + eC * (W lse - sum_c w_c x_c)
+      const double lse = st.lse;
+      double li = (1.0 - e) * wy * (lse - static_cast<double>(x[y * a.x.sC]));
+      if (e > 0) li += eC * (w_total * lse - st.wsum_x);
+      if (has_forward(pass)) {
+        if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
+        else acc += li;
+      }
+      if (g) {
+        const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
+        // dloss/dx_c = ((1-e) wy + eC W) p_c - (1-e) wy [c == y] - eC w_c
+        const double A = (1.0 - e) * wy + eC * w_total;
+        kernels::softmax_grad_row(x, a.x.sC, g, gi.sC, C, lse, A * gs, eC * gs, w);
+        g[y * gi.sC] = static_cast<T>(static_cast<double>(g[y * gi.sC]) - (1.0 - e) * wy * gs);
+      }
+    }
+    return Sums<1>{acc};
+  });
+  if (has_forward(pass)) {
+    if (r == Reduction::None) out_stage.flush();
+    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], a.total_weight));
+  }
+  if (has_backward(pass)) grad_stage.flush();
+}
+
+// ------------------------------------------------------------------------ probabilities -----
+template <class T>
+void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T> out, ConstView<T> grad_output,
+               TensorView<T> grad_input, const CrossEntropyOptions<T>& o, Tensor<T>* owned = nullptr) {
+  using namespace detail;
+  check_options(o);
+  check_data(kFn, "input", input);
+  check_data(kFn, "target", target);
+  const int cd = class_dim_of(kFn, input.ndim());
+  check_same_shape(kFn, "input", input.shape(), "target (probabilities)", target.shape());
+  if (o.ignore_index >= 0)
+    fail(ErrorKind::Value, kFn, "ignore_index = ", o.ignore_index,
+         " is not supported with probability targets (it must be negative)");
+  const std::int64_t C = input.size(cd);
+  check_weight(kFn, o.weight.size(), C);
+  const Shape loss_shape = loss_shape_of(input.shape(), cd);
+  const Reduction r = o.reduction;
+  if (owned) out = allocate(*owned, out_shape_of(r, loss_shape));
+  check_outputs(pass, o, loss_shape, input, target, out, grad_output, grad_input);
+  double g_scalar = 1.0;
+  Staged<const T> g_stage;
+  ND<const T> gnd{};
+  if (pass == Pass::Backward) {
+    g_scalar = scalar_grad_output<T>(kFn, r, grad_output, loss_shape);
+    if (r == Reduction::None) {
+      g_stage = stage_loss_shaped(grad_output, false);
+      gnd = nd_view_of_loss(g_stage.view(), cd);
+    }
+  }
+  // ---- validation done ----
+  Staged<const T> in_stage(input, !ncd_ok(input, cd), false);
+  Staged<const T> tg_stage(target, !ncd_ok(target, cd), false);
+  const NCD<const T> x = ncd_of(in_stage.view(), cd);
+  const NCD<const T> t = ncd_of(tg_stage.view(), cd);
+  const std::int64_t D = x.D, rows = x.rows();
+  const T* w = o.weight.empty() ? nullptr : o.weight.data();
+  const double e = o.label_smoothing;
+  const double eC = C > 0 ? e / static_cast<double>(C) : 0.0;
+  const double denom = static_cast<double>(loss_shape.numel());
+
+  Staged<T> out_stage;
+  ND<T> out_nd{};
+  if (has_forward(pass) && r == Reduction::None) {
+    out_stage = stage_loss_shaped(out, true);
+    out_nd = nd_view_of_loss(out_stage.view(), cd);
+  }
+  Staged<T> grad_stage;
+  NCD<T> gi{};
+  if (has_backward(pass)) {
+    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, cd), true);
+    gi = ncd_of(grad_stage.view(), cd);
+  }
+  const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
+  const double scale = reduce_scale(r, g_scalar, denom);
+
+  const auto sums = parallel_sum<1>(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1)),
+                                    [&](std::int64_t b, std::int64_t end) {
+    double acc = 0;
+    for (std::int64_t i = b; i < end; ++i) {
+      const std::int64_t n = i / D, d = i % D;
+      const T* xr = &x.at(n, 0, d);
+      const T* tr = &t.at(n, 0, d);
+      const double lse = kernels::row_stats<T>(xr, x.sC, C, nullptr, false).lse;
+      // loss = -sum_c w_c t'_c (x_c - lse) = A lse - sum_c a_c x_c, a_c = w_c t'_c, A = sum a_c.
+      double A = 0, ax = 0;
+      for (std::int64_t c = 0; c < C; ++c) {
+        const double tc = (1.0 - e) * static_cast<double>(tr[c * t.sC]) + eC;
+        const double ac = (w ? static_cast<double>(w[c]) : 1.0) * tc;
+        if (ac == 0) continue;  // 0 * logp = 0, even where logp = -inf
+        A += ac;
+        ax += ac * static_cast<double>(xr[c * x.sC]);
+      }
+      if (has_forward(pass)) {
+        const double li = A * lse - ax;
+        if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
+        else acc += li;
+      }
+      if (has_backward(pass)) {
+        const double gs = use_g_tensor ? static_cast<double>(gnd.at(n, d)) : scale;
+        T* g = &gi.at(n, 0, d);
+        for (std::int64_t c = 0; c < C; ++c) {
+          const double tc = (1.0 - e) * static_cast<double>(tr[c * t.sC]) + eC;
+          const double ac = (w ? static_cast<double>(w[c]) : 1.0) * tc;
+          const double p = std::exp(static_cast<double>(xr[c * x.sC]) - lse);
+          g[c * gi.sC] = static_cast<T>(gs * (A * p - ac));
+        }
+      }
+    }
+    return Sums<1>{acc};
+  });
+  if (has_forward(pass)) {
+    if (r == Reduction::None) out_stage.flush();
+    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
+  }
+  if (has_backward(pass)) grad_stage.flush();
+}
+
+}  // namespace
+
+#define LOSSKIT_CE_API(T, TT, RUN)                                                                               \
+  void cross_entropy(ConstView<T> input, ConstView<TT> target, TensorView<T> out,                               \
+                     const CrossEntropyOptions<T>& opts) {                                                       \
+    RUN<T>(Pass::Forward, input, target, out, {}, {}, opts);                                                     \
+  }                                                                                                              \
+  Tensor<T> cross_entropy(ConstView<T> input, ConstView<TT> target, const CrossEntropyOptions<T>& opts) {       \
+    Tensor<T> out;                                                                                               \
+    RUN<T>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                                \
+    return out;                                                                                                  \
+  }                                                                                                              \
+  void cross_entropy_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<TT> target,               \
+                              TensorView<T> grad_input, const CrossEntropyOptions<T>& opts) {                    \
+    RUN<T>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                                    \
+  }                                                                                                              \
+  void cross_entropy_forward_backward(ConstView<T> input, ConstView<TT> target, TensorView<T> out,              \
+                                      TensorView<T> grad_input, const CrossEntropyOptions<T>& opts) {            \
+    RUN<T>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                                     \
+  }
+
+LOSSKIT_CE_API(float, std::int64_t, run_ids)
+LOSSKIT_CE_API(double, std::int64_t, run_ids)
+LOSSKIT_CE_API(float, float, run_probs)
+LOSSKIT_CE_API(double, double, run_probs)
+
+}  // namespace losskit

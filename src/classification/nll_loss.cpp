@@ -1,0 +1,112 @@
+// nll_loss: validate -> canonical [N, C, D] layout -> kernel -> reduce.
+#include "core/class_args.hpp"
+#include "core/outputs.hpp"
+#include "core/parallel.hpp"
+#include "losskit/classification.hpp"
+
+namespace losskit {
+namespace {
+
+using detail::Pass;
+constexpr std::string_view kFn = "nll_loss";
+
+template <class T>
+void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out, ConstView<T> grad_output,
+         TensorView<T> grad_input, const NLLLossOptions<T>& o, Tensor<T>* owned = nullptr) {
+  using namespace detail;
+  check_reduction(kFn, o.reduction);
+  ClassArgs<T> a;
+  prepare_class_args<T>(kFn, a, input, target, o.weight, o.ignore_index);
+  const Reduction r = o.reduction;
+  double g_scalar = 1.0;
+  if (owned) out = detail::allocate(*owned, out_shape_of(r, a.loss_shape));
+  if (has_forward(pass)) {
+    check_output(kFn, "out", out, out_shape_of(r, a.loss_shape));
+    check_no_overlap(kFn, "out", out, named("input", input), named("target", target));
+  }
+  if (pass == Pass::Backward) {
+    g_scalar = scalar_grad_output<T>(kFn, r, grad_output, a.loss_shape);
+    if (r == Reduction::None) {
+      a.grad_out_stage = stage_loss_shaped(grad_output, false);
+      a.g = nd_view_of_loss(a.grad_out_stage.view(), a.class_dim);
+    }
+  }
+  if (has_backward(pass)) {
+    check_output(kFn, "grad_input", grad_input, input.shape());
+    check_no_overlap(kFn, "grad_input", grad_input, named("input", input), named("target", target),
+                     named("grad_output", grad_output));
+    if (has_forward(pass)) check_no_overlap(kFn, "grad_input", grad_input, named("out", out));
+  }
+  // ---- validation done: from here on outputs are written ----
+  const std::int64_t C = a.x.C, D = a.x.D, rows = a.x.rows();
+  const T* w = o.weight.empty() ? nullptr : o.weight.data();
+  auto weight_of = [&](std::int64_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
+
+  Staged<T> out_stage;
+  ND<T> out_nd{};
+  if (has_forward(pass) && r == Reduction::None) {
+    out_stage = stage_loss_shaped(out, true);
+    out_nd = nd_view_of_loss(out_stage.view(), a.class_dim);
+  }
+  Staged<T> grad_stage;
+  NCD<T> gi{};
+  if (has_backward(pass)) {
+    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
+    gi = ncd_of(grad_stage.view(), a.class_dim);
+  }
+  const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
+  const double scale = reduce_scale(r, g_scalar, a.total_weight);
+
+  const auto sums = parallel_sum<1>(rows, 1024, [&](std::int64_t b, std::int64_t e) {
+    double acc = 0;
+    for (std::int64_t i = b; i < e; ++i) {
+      const std::int64_t n = i / D, d = i % D;
+      const std::int64_t y = a.y.at(n, d);
+      const bool kept = y != o.ignore_index;
+      if (has_forward(pass)) {
+        const double li = kept ? -weight_of(y) * static_cast<double>(a.x.at(n, y, d)) : 0.0;
+        if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
+        else acc += li;
+      }
+      if (has_backward(pass)) {
+        for (std::int64_t c = 0; c < C; ++c) gi.at(n, c, d) = T(0);
+        if (kept) {
+          const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
+          gi.at(n, y, d) = static_cast<T>(-weight_of(y) * gs);
+        }
+      }
+    }
+    return Sums<1>{acc};
+  });
+  if (has_forward(pass)) {
+    if (r == Reduction::None) out_stage.flush();
+    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], a.total_weight));
+  }
+  if (has_backward(pass)) grad_stage.flush();
+}
+
+}  // namespace
+
+#define LOSSKIT_NLL_API(T)                                                                                       \
+  void nll_loss(ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out,                          \
+                const NLLLossOptions<T>& opts) {                                                                 \
+    run<T>(Pass::Forward, input, target, out, {}, {}, opts);                                                     \
+  }                                                                                                              \
+  Tensor<T> nll_loss(ConstView<T> input, ConstView<std::int64_t> target, const NLLLossOptions<T>& opts) {       \
+    Tensor<T> out;                                                                                               \
+    run<T>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                                \
+    return out;                                                                                                  \
+  }                                                                                                              \
+  void nll_loss_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<std::int64_t> target,          \
+                         TensorView<T> grad_input, const NLLLossOptions<T>& opts) {                              \
+    run<T>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                                    \
+  }                                                                                                              \
+  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out,         \
+                                 TensorView<T> grad_input, const NLLLossOptions<T>& opts) {                      \
+    run<T>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                                     \
+  }
+
+LOSSKIT_NLL_API(float)
+LOSSKIT_NLL_API(double)
+
+}  // namespace losskit

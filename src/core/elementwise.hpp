@@ -1,0 +1,155 @@
+// The shared driver of pointwise losses l(x, y) (mse, l1, huber, kl_div, bce, ...):
+// validation, optional per-element weight, reductions, the three passes, gradients w.r.t. the
+// input and (optionally) the target, any strides, deterministic parallel sums.
+//
+// A loss supplies an Op with
+//   template <class V> V loss(V x, V y) const;      // the per-element loss
+//   template <class V> V dx(V x, V y) const;        // d loss / d x
+//   template <class V> V dy(V x, V y) const;        // d loss / d y (only if grad_target is used)
+// V is the tensor's dtype (float or double): ops compute in it, as PyTorch does, so that the
+// contiguous loops vectorise.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/check.hpp"
+#include "core/class_args.hpp"
+#include "core/layout.hpp"
+#include "core/outputs.hpp"
+#include "core/parallel.hpp"
+#include "losskit/reduction.hpp"
+#include "losskit/tensor.hpp"
+
+namespace losskit::detail {
+
+/// The tensors of one pointwise-loss call. Absent ones are empty views.
+template <class T>
+struct PointwiseArgs {
+  TensorView<const T> input, target;
+  TensorView<const T> weight{};       ///< optional, same shape as input
+  TensorView<T> out{};                ///< forward output (0-d, or input-shaped for None)
+  TensorView<const T> grad_output{};  ///< backward upstream gradient
+  TensorView<T> grad_input{};         ///< backward output
+  TensorView<T> grad_target{};        ///< optional backward output
+  Tensor<T>* owned = nullptr;         ///< allocate `out` here (the Tensor-returning overloads)
+};
+
+/// How Reduction::Mean (and BatchMean) divide the summed loss.
+enum class MeanOver {
+  Elements,  ///< by the number of elements
+  Weights,   ///< by the sum of the weights when a weight is given (PyTorch's weighted mse/l1)
+};
+
+struct PointwiseConfig {
+  std::string_view fn;
+  Reduction reduction = Reduction::Mean;
+  bool allow_batchmean = false;  ///< BatchMean divides by input.size(0)
+  MeanOver mean_over = MeanOver::Elements;
+  std::string_view input_name = "input";
+  std::string_view target_name = "target";
+};
+
+/// Validates everything, then runs the pass. Nothing is written before validation passes.
+template <class T, class Op>
+void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, const Op& op) {
+  const std::string_view fn = cfg.fn;
+  const Reduction r = cfg.reduction;
+  check_reduction(fn, r, cfg.allow_batchmean);
+  check_data(fn, cfg.input_name, a.input);
+  check_data(fn, cfg.target_name, a.target);
+  check_same_shape(fn, cfg.input_name, a.input.shape(), cfg.target_name, a.target.shape());
+  const bool weighted = !a.weight.is_null();
+  if (weighted) {
+    check_data(fn, "weight", a.weight);
+    check_same_shape(fn, cfg.input_name, a.input.shape(), "weight", a.weight.shape());
+  }
+  if (r == Reduction::BatchMean && a.input.ndim() == 0)
+    fail(ErrorKind::Value, fn, "reduction = 'batchmean' needs an input with a batch dim, got a 0-d input");
+  const Shape& shape = a.input.shape();
+  if (a.owned) a.out = allocate(*a.owned, out_shape_of(r, shape));
+  if (has_forward(pass)) {
+    check_output(fn, "out", a.out, out_shape_of(r, shape));
+    check_no_overlap(fn, "out", a.out, named(cfg.input_name, a.input), named(cfg.target_name, a.target),
+                     named("weight", a.weight));
+  }
+  double g_scalar = 1.0;
+  if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(fn, r, a.grad_output, shape);
+  const bool want_gt = has_backward(pass) && !a.grad_target.is_null();
+  if (has_backward(pass)) {
+    check_output(fn, "grad_input", a.grad_input, shape);
+    check_no_overlap(fn, "grad_input", a.grad_input, named(cfg.input_name, a.input),
+                     named(cfg.target_name, a.target), named("weight", a.weight), named("grad_output", a.grad_output),
+                     named("out", TensorView<const T>(a.out)));
+  }
+  if (want_gt) {
+    check_output(fn, "grad_target", a.grad_target, shape);
+    check_no_overlap(fn, "grad_target", a.grad_target, named(cfg.input_name, a.input),
+                     named(cfg.target_name, a.target), named("weight", a.weight), named("grad_output", a.grad_output),
+                     named("out", TensorView<const T>(a.out)), named("grad_input", TensorView<const T>(a.grad_input)));
+  }
+  // ---- validation done: from here on outputs are written ----
+  const std::int64_t n = shape.numel();
+  // Every operand as a flat array (contiguous views are used in place; others are staged).
+  const int nd = a.input.ndim();
+  auto flat_ok = [&](const auto& v) { return v.is_null() || collapsible(v, 0, nd); };
+  Staged<const T> xs(a.input, !flat_ok(a.input), false), ys(a.target, !flat_ok(a.target), false);
+  Staged<const T> ws(a.weight, weighted && !flat_ok(a.weight), false);
+  const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
+  Staged<const T> gs(a.grad_output, use_g_tensor && !flat_ok(a.grad_output), false);
+  const bool out_none = has_forward(pass) && r == Reduction::None;
+  Staged<T> os(a.out, out_none && !flat_ok(a.out), true);
+  Staged<T> gis(a.grad_input, has_backward(pass) && !flat_ok(a.grad_input), true);
+  Staged<T> gts(a.grad_target, want_gt && !flat_ok(a.grad_target), true);
+  auto flat = [&](auto v) {
+    using P = decltype(v.data());
+    struct F {
+      P p;
+      std::int64_t s;
+      auto& operator[](std::int64_t i) const { return p[i * s]; }
+    };
+    if (v.data() == nullptr) return F{nullptr, 0};
+    const auto c = collapse(v.shape(), v.strides(), 0, v.ndim());
+    return F{v.data(), c->extent <= 1 ? 1 : c->stride};
+  };
+  const auto x = flat(xs.view()), y = flat(ys.view()), w = flat(ws.view()), g = flat(gs.view());
+  const auto o = flat(os.view()), gi = flat(gis.view()), gt = flat(gts.view());
+
+  // The weighted-mean denominator needs sum(w) before the backward can scale: a cheap pre-pass.
+  double denom = static_cast<double>(n);
+  if (r == Reduction::BatchMean) denom = static_cast<double>(shape[0]);
+  if (weighted && cfg.mean_over == MeanOver::Weights && r == Reduction::Mean) {
+    denom = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
+      double s = 0;
+      for (std::int64_t i = b; i < e; ++i) s += static_cast<double>(w[i]);
+      return Sums<1>{s};
+    })[0];
+  }
+  const T scale = static_cast<T>(reduce_scale(r, g_scalar, denom));
+  const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
+    double acc = 0;
+    for (std::int64_t i = b; i < e; ++i) {
+      const T xi = x[i], yi = y[i];
+      const T wi = weighted ? w[i] : T(1);
+      if (has_forward(pass)) {
+        const T li = weighted ? wi * op.loss(xi, yi) : op.loss(xi, yi);
+        if (out_none) o[i] = li;
+        else acc += static_cast<double>(li);
+      }
+      if (has_backward(pass)) {
+        const T up = (use_g_tensor ? g[i] : scale) * wi;
+        gi[i] = up * op.dx(xi, yi);
+        if (want_gt) gt[i] = up * op.dy(xi, yi);
+      }
+    }
+    return Sums<1>{acc};
+  });
+  if (has_forward(pass)) {
+    if (out_none) os.flush();
+    else a.out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
+  }
+  if (has_backward(pass)) gis.flush();
+  if (want_gt) gts.flush();
+}
+
+}  // namespace losskit::detail

@@ -1,0 +1,124 @@
+// Canonical layouts the kernels work on, built from any strided view.
+//
+// Class-dim losses see the input as [N, C, D]: N batch items, C classes, D positions (the
+// product of the spatial dims d1..dK), element (n, c, d) at n*sN + c*sC + d*sD. The spatial dims
+// collapse into one (D, sD) whenever their strides allow it, which covers contiguous NCHW and
+// channels-last NHWC alike. Views whose spatial strides cannot collapse are copied to a
+// contiguous buffer first (Staged), and outputs are staged and scattered back the same way.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/check.hpp"
+#include "losskit/tensor.hpp"
+
+namespace losskit::detail {
+
+/// Collapses dims [first, last) of (shape, strides) into one (extent, stride), or nullopt when
+/// the strides do not allow it. An empty range collapses to (1, 0).
+struct Collapsed {
+  std::int64_t extent = 1;
+  std::int64_t stride = 0;
+};
+std::optional<Collapsed> collapse(const Shape& shape, const Shape& strides, int first, int last);
+
+/// [N, C, D] view of a tensor whose class dim is `class_dim` (dims before it form N).
+template <class T>
+struct NCD {
+  T* data = nullptr;
+  std::int64_t N = 1, C = 1, D = 1;
+  std::int64_t sN = 0, sC = 0, sD = 0;
+  T& at(std::int64_t n, std::int64_t c, std::int64_t d) const { return data[n * sN + c * sC + d * sD]; }
+  std::int64_t rows() const { return N * D; }
+};
+
+/// [N, D] view of a tensor shaped like an NCD tensor without its class dim.
+template <class T>
+struct ND {
+  T* data = nullptr;
+  std::int64_t N = 1, D = 1;
+  std::int64_t sN = 0, sD = 0;
+  T& at(std::int64_t n, std::int64_t d) const { return data[n * sN + d * sD]; }
+};
+
+/// A view's data as a strided array, with a contiguous copy made when its strides do not fit
+/// the wanted canonical form. For outputs, `flush()` scatters the staged copy back.
+template <class T>
+class Staged {
+ public:
+  using V = std::remove_const_t<T>;
+  Staged() = default;
+  /// Stages `v` as contiguous if `need_copy`; otherwise uses its memory directly.
+  Staged(TensorView<T> v, bool need_copy, bool is_output) : view_(v), is_output_(is_output) {
+    if (!need_copy) return;
+    buf_.resize(static_cast<std::size_t>(v.numel()));
+    if (!is_output) {
+      for (std::int64_t i = 0; i < v.numel(); ++i) buf_[static_cast<std::size_t>(i)] = v.flat(i);
+    }
+  }
+  bool staged() const { return !buf_.empty(); }
+  /// The view to hand to the canonicaliser: the original or the contiguous copy.
+  TensorView<T> view() {
+    if (buf_.empty()) return view_;
+    return TensorView<T>(buf_.data(), view_.shape());
+  }
+  /// Copies a staged output back into the caller's view.
+  void flush() {
+    if (!is_output_ || buf_.empty()) return;
+    if constexpr (!std::is_const_v<T>) {
+      for (std::int64_t i = 0; i < view_.numel(); ++i) view_.flat(i) = buf_[static_cast<std::size_t>(i)];
+    }
+  }
+
+ private:
+  TensorView<T> view_{};
+  std::vector<V> buf_;
+  bool is_output_ = false;
+};
+
+/// True when dims [first, last) of v collapse.
+template <class T>
+bool collapsible(const TensorView<T>& v, int first, int last) {
+  return collapse(v.shape(), v.strides(), first, last).has_value();
+}
+
+/// NCD of v, class dim `cd` (dims [0, cd) are N, dims (cd, ndim) are D). Requires collapsible
+/// batch and spatial dims (stage the view first otherwise).
+template <class T>
+NCD<T> ncd_of(const TensorView<T>& v, int cd) {
+  NCD<T> r;
+  r.data = v.data();
+  const auto n = collapse(v.shape(), v.strides(), 0, cd);
+  const auto d = collapse(v.shape(), v.strides(), cd + 1, v.ndim());
+  r.N = n->extent;
+  r.sN = n->stride;
+  r.C = v.size(cd);
+  r.sC = v.stride(cd);
+  r.D = d->extent;
+  r.sD = d->stride;
+  return r;
+}
+
+/// ND of v: dims [0, nd) are N, the rest are D. Requires collapsible groups.
+template <class T>
+ND<T> nd_of(const TensorView<T>& v, int nd) {
+  ND<T> r;
+  r.data = v.data();
+  const auto n = collapse(v.shape(), v.strides(), 0, nd);
+  const auto d = collapse(v.shape(), v.strides(), nd, v.ndim());
+  r.N = n->extent;
+  r.sN = n->stride;
+  r.D = d->extent;
+  r.sD = d->stride;
+  return r;
+}
+
+/// True when v's dims [0, cd) and (cd, ndim) each collapse (so ncd_of works without staging).
+template <class T>
+bool ncd_ok(const TensorView<T>& v, int cd) {
+  return collapsible(v, 0, cd) && collapsible(v, cd + 1, v.ndim());
+}
+
+}  // namespace losskit::detail

@@ -1,0 +1,74 @@
+// kl_div: a pointwise loss on the shared driver (core/elementwise.hpp).
+#include <cmath>
+#include <limits>
+
+#include "core/elementwise.hpp"
+#include "losskit/distribution.hpp"
+
+namespace losskit {
+namespace {
+
+using detail::Pass;
+
+/// p (log p - x), with 0 log 0 = 0 in the value and both gradients.
+struct KLOp {
+  template <class V>
+  V loss(V x, V p) const {
+    if (p > V(0)) return p * (std::log(p) - x);
+    return p == V(0) ? V(0) : std::numeric_limits<V>::quiet_NaN();
+  }
+  template <class V>
+  V dx(V, V p) const { return -p; }
+  template <class V>
+  V dy(V x, V p) const {
+    if (p > V(0)) return std::log(p) + V(1) - x;
+    return p == V(0) ? V(0) : std::numeric_limits<V>::quiet_NaN();
+  }
+};
+
+/// exp(t) (t - x): target given as log-probabilities.
+struct KLLogTargetOp {
+  template <class V>
+  V loss(V x, V t) const { return std::exp(t) * (t - x); }
+  template <class V>
+  V dx(V, V t) const { return -std::exp(t); }
+  template <class V>
+  V dy(V x, V t) const { return std::exp(t) * (t - x + V(1)); }
+};
+
+template <class T>
+void run(Pass pass, detail::PointwiseArgs<T> a, const KLDivOptions& o) {
+  const detail::PointwiseConfig cfg{.fn = "kl_div", .reduction = o.reduction, .allow_batchmean = true};
+  if (o.log_target) detail::run_pointwise(cfg, pass, a, KLLogTargetOp{});
+  else detail::run_pointwise(cfg, pass, a, KLOp{});
+}
+
+}  // namespace
+
+#define LOSSKIT_KL_API(T)                                                                                        \
+  void kl_div(ConstView<T> input, ConstView<T> target, TensorView<T> out, const KLDivOptions& opts) {           \
+    run<T>(Pass::Forward, {.input = input, .target = target, .out = out}, opts);                                \
+  }                                                                                                              \
+  Tensor<T> kl_div(ConstView<T> input, ConstView<T> target, const KLDivOptions& opts) {                         \
+    Tensor<T> out;                                                                                               \
+    run<T>(Pass::Forward, {.input = input, .target = target, .owned = &out}, opts);                             \
+    return out;                                                                                                  \
+  }                                                                                                              \
+  void kl_div_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<T> target,                       \
+                       TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts) {          \
+    run<T>(Pass::Backward,                                                                                       \
+           {.input = input, .target = target, .grad_output = grad_output, .grad_input = grad_input,              \
+            .grad_target = grad_target},                                                                         \
+           opts);                                                                                                \
+  }                                                                                                              \
+  void kl_div_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<T> out,                      \
+                               TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts) {  \
+    run<T>(Pass::ForwardBackward,                                                                                \
+           {.input = input, .target = target, .out = out, .grad_input = grad_input, .grad_target = grad_target}, \
+           opts);                                                                                                \
+  }
+
+LOSSKIT_KL_API(float)
+LOSSKIT_KL_API(double)
+
+}  // namespace losskit
