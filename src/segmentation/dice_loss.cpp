@@ -136,7 +136,10 @@ std::int64_t sum_pass(const Plan<T, TT>& pl, std::vector<double>& S) {
   const std::int64_t ntask = B * nblk;
   std::vector<double> partial(static_cast<std::size_t>(ntask * K), 0.0);
   std::vector<std::int64_t> bad(static_cast<std::size_t>(ntask), -1);
-  parallel_for(ntask, 1, [&](std::int64_t tb, std::int64_t te) {
+  // Threads only pay off from a few thousand elements per thread; the grain changes which
+  // thread adds a block, never the order of the sums.
+  const std::int64_t task_work = std::min(bs, D) * C;
+  parallel_for(ntask, std::max<std::int64_t>(1, 16384 / task_work), [&](std::int64_t tb, std::int64_t te) {
     std::vector<double> p(static_cast<std::size_t>(C));
     for (std::int64_t task = tb; task < te; ++task) {
       const std::int64_t b = task / nblk, blk = task % nblk;
