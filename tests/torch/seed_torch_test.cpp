@@ -231,7 +231,7 @@ void cross_entropy_class_ids() {
     const auto layouts = layouts_for(static_cast<std::int64_t>(s.size()));
     for (bool weighted : {false, true})
       for (int mode = 0; mode < 4; ++mode)
-        for (double e : {0.0, 0.15})
+        for (double e : {0.0, 0.15, 1.0})
           for (Reduction r : kNMS) {
             const Layout layout = layouts[static_cast<std::size_t>(counter++) % layouts.size()];
             const auto x = (torch::randn(s, torch::kFloat64) * 2).to(dt);
@@ -273,7 +273,7 @@ void cross_entropy_probabilities() {
     const std::int64_t cd = s.size() == 1 ? 0 : 1;
     const auto layouts = layouts_for(static_cast<std::int64_t>(s.size()));
     for (bool weighted : {false, true})
-      for (double e : {0.0, 0.2})
+      for (double e : {0.0, 0.2, 1.0})
         for (Reduction r : kNMS) {
           const Layout layout = layouts[static_cast<std::size_t>(counter++) % layouts.size()];
           const auto x = (torch::randn(s, torch::kFloat64) * 2).to(dt);
