@@ -53,6 +53,8 @@ def _forward(spec, tensors, options, grads_wanted):
 
 
 def _empty_grads(tensors, wanted):
+    """Gradient buffers of the wanted inputs; the C++ backward always writes grad_input."""
+    wanted = (True,) + tuple(wanted[1:])
     return tuple(torch.empty_like(t, memory_format=torch.contiguous_format) if w else None
                  for t, w in zip(tensors, wanted))
 
