@@ -29,7 +29,7 @@ def class_ids(shape, C, gen, ignore=None):
                           (False, None, 0.1), (True, -100, 1.0)])
 @pytest.mark.parametrize("upstream", ["one", "random"])
 def test_cross_entropy_class_ids(shape, reduction, weighted, ignore, smoothing, upstream, dtype, layout):
-    gen = torch.Generator().manual_seed(seed_of((shape, reduction, weighted, ignore, smoothing))))
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, weighted, ignore, smoothing))
     C = shape[0] if len(shape) == 1 else shape[1]
     x = torch.randn(shape, generator=gen, dtype=dtype) * 3
     y = class_ids(shape, C, gen, ignore)
@@ -45,7 +45,7 @@ def test_cross_entropy_class_ids(shape, reduction, weighted, ignore, smoothing, 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted,smoothing", [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.2)])
 def test_cross_entropy_probabilities(shape, reduction, weighted, smoothing, dtype, layout):
-    gen = torch.Generator().manual_seed(seed_of((shape, reduction, weighted, smoothing))))
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, weighted, smoothing))
     C = shape[0] if len(shape) == 1 else shape[1]
     cd = 0 if len(shape) == 1 else 1
     x = torch.randn(shape, generator=gen, dtype=dtype) * 2
@@ -61,7 +61,7 @@ def test_cross_entropy_probabilities(shape, reduction, weighted, smoothing, dtyp
 @pytest.mark.parametrize("weighted,ignore", [(False, None), (True, None), (False, 0), (True, 1)])
 @pytest.mark.parametrize("upstream", ["one", "random"])
 def test_nll_loss(shape, reduction, weighted, ignore, upstream, dtype, layout):
-    gen = torch.Generator().manual_seed(seed_of((shape, reduction, weighted, ignore))))
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, weighted, ignore))
     C = shape[0] if len(shape) == 1 else shape[1]
     cd = 0 if len(shape) == 1 else 1
     x = torch.log_softmax(torch.randn(shape, generator=gen, dtype=dtype), dim=cd)

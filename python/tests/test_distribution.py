@@ -24,13 +24,14 @@ def kl_inputs(shape, dtype, log_target, gen, zeros):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
-@pytest.mark.parametrize("log_target,zeros", [(False, False), (False, True), (True, False)])
-@pytest.mark.parametrize("grad_of", [[0], [0, 1], [1]], ids=["input", "both", "target"])
+# Zero target probabilities with a target gradient are left out here: d/dt of t*log(t) at
+# t = 0 is nan in torch and 0 in losskit (test_kl_div_zero_target_gradient_is_finite).
+@pytest.mark.parametrize("log_target,zeros,grad_of",
+                         [(False, False, [0]), (False, False, [0, 1]), (False, False, [1]),
+                          (False, True, [0]), (True, False, [0]), (True, False, [0, 1]), (True, False, [1])])
 @pytest.mark.parametrize("upstream", ["one", "random"])
 def test_kl_div(shape, reduction, log_target, zeros, grad_of, upstream, dtype, layout):
     gen = torch.Generator().manual_seed(seed_of(shape, reduction, log_target, zeros))
-    if zeros and 1 in grad_of:
-        pytest.skip("d/dtarget of t*log(t) at t = 0: torch gives nan, losskit 0 (see below)")
     x, t = kl_inputs(shape, dtype, log_target, gen, zeros)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
