@@ -5,6 +5,7 @@
 namespace losskit::python {
 void bind_classification(py::module_& m);
 void bind_distribution(py::module_& m);
+void bind_segmentation(py::module_& m);
 }  // namespace losskit::python
 
 PYBIND11_MODULE(_losskit, m) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_losskit, m) {
         "Sets the threads losskit's kernels use (0: the OpenMP default).");
   lp::bind_classification(m);
   lp::bind_distribution(m);
+  lp::bind_segmentation(m);
 }
