@@ -12,6 +12,7 @@ PYBIND11_MODULE(_losskit, m) {
   namespace lp = losskit::python;
   m.doc() = "losskit's C++ kernels. Use losskit.torch or losskit.numpy; this module is their engine.";
   lp::register_errors(m);
+  m.attr("HAS_HALF") = static_cast<bool>(LOSSKIT_PY_HAS_HALF);  // bfloat16/float16 overloads built in
   m.def("get_num_threads", &losskit::get_num_threads, "Threads losskit's kernels use.");
   m.def("set_num_threads", &losskit::set_num_threads, pybind11::arg("n"),
         "Sets the threads losskit's kernels use (0: the OpenMP default).");
