@@ -33,7 +33,7 @@ def test_half_matches_float32_reference(half, fn, reduction, weighted, layout):
     kw = dict(reduction=reduction, ignore_index=2)
     if fn == "cross_entropy":
         kw["label_smoothing"] = 0.1
-    w = torch.rand(5, generator=gen) + 0.5 if weighted else None
+    w = (torch.rand(5, generator=gen) + 0.5).to(half).float() if weighted else None  # exact in 16 bits
     xl = with_layout(x, layout).requires_grad_()
     a = getattr(LT, fn)(xl, y, weight=None if w is None else w.to(half), **kw)
     assert a.dtype == half
