@@ -8,6 +8,7 @@
 #include "core/class_args.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/softmax.hpp"
 #include "kernels/softmax_row.hpp"
 #include "losskit/classification.hpp"
 
@@ -91,38 +92,47 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, a.total_weight);
 
-  const auto sums = parallel_sum<1>(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1)),
-                                    [&](std::int64_t b, std::int64_t end) {
-    double acc = 0;
-    for (std::int64_t i = b; i < end; ++i) {
-      const std::int64_t n = i / D, d = i % D;
-      const std::int64_t y = a.y.at(n, d);
-      const T* x = &a.x.at(n, 0, d);
-      T* g = has_backward(pass) ? &gi.at(n, 0, d) : nullptr;
-      if (y == o.ignore_index) {
-        if (g) kernels::fill_row(g, gi.sC, C, T(0));
-        continue;
-      }
-      const double wy = w ? static_cast<double>(w[y]) : 1.0;
-      const kernels::RowStats st = kernels::row_stats(x, a.x.sC, C, w, e > 0);
-      // loss_i = (1-e) * wy * (lse - x_y) + eC * (W lse - sum_c w_c x_c)
-      const double lse = st.lse;
-      double li = (1.0 - e) * wy * (lse - static_cast<double>(x[y * a.x.sC]));
-      if (e > 0) li += eC * (w_total * lse - st.wsum_x);
-      if (has_forward(pass)) {
-        if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
-        else acc += li;
-      }
-      if (g) {
-        const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
-        // dloss/dx_c = ((1-e) wy + eC W) p_c - (1-e) wy [c == y] - eC w_c
-        const double A = (1.0 - e) * wy + eC * w_total;
-        kernels::softmax_grad_row(x, a.x.sC, g, gi.sC, C, lse, A * gs, eC * gs, w);
-        g[y * gi.sC] = static_cast<T>(static_cast<double>(g[y * gi.sC]) - (1.0 - e) * wy * gs);
-      }
+  const kernels::CeConsts k{.e = e, .eC = eC, .W = w_total};
+  const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1));
+  detail::Sums<1> sums{};
+  // Fast path: rows of contiguous float32 logits (and gradient) -> SIMD kernels.
+  bool done = false;
+  if constexpr (std::is_same_v<T, float>) {
+    if (D == 1 && (a.x.sC == 1 || C == 1) && (!has_backward(pass) || gi.sC == 1 || C == 1)) {
+      kernels::CeIdsRows<float, float> rows_args{
+          .x = a.x.data, .sx = a.x.sN, .C = C, .y = a.y.data, .sy = a.y.sN, .ignore_index = o.ignore_index,
+          .w = w, .k = k, .g = has_backward(pass) ? gi.data : nullptr, .sg = gi.sN, .gs = scale,
+          .gvec = use_g_tensor ? a.g.data : nullptr, .sgv = a.g.sN,
+          .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .so = out_nd.sN};
+      sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
+        return Sums<1>{kernels::ce_ids_rows(rows_args, b, end)};
+      });
+      done = true;
     }
-    return Sums<1>{acc};
-  });
+  }
+  if (!done) {
+    sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
+      double acc = 0;
+      for (std::int64_t i = b; i < end; ++i) {
+        const std::int64_t n = i / D, d = i % D;
+        const std::int64_t y = a.y.at(n, d);
+        const T* x = &a.x.at(n, 0, d);
+        T* g = has_backward(pass) ? &gi.at(n, 0, d) : nullptr;
+        if (y == o.ignore_index) {
+          if (g) kernels::fill_row(g, gi.sC, C, T(0));
+          if (has_forward(pass) && r == Reduction::None) out_nd.at(n, d) = T(0);
+          continue;
+        }
+        const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
+        const double li = kernels::ce_ids_row_ref(x, a.x.sC, C, y, w, k, g, gi.sC, gs);
+        if (has_forward(pass)) {
+          if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
+          else acc += li;
+        }
+      }
+      return Sums<1>{acc};
+    });
+  }
   if (has_forward(pass)) {
     if (r == Reduction::None) out_stage.flush();
     else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], a.total_weight));
