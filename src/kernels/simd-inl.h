@@ -72,7 +72,7 @@ HWY_INLINE hn::Vec<hn::Rebind<hwy::bfloat16_t, DF>> DemoteBF16(DF d, VF v) {
   const auto u = hn::BitCast(du, v);
   const auto lsb = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
   auto r = hn::ShiftRight<16>(hn::Add(hn::Add(u, hn::Set(du, 0x7FFFu)), lsb));
-  const auto nan = hn::RebindMask(du, hn::Ne(v, v));
+  const auto nan = hn::RebindMask(du, hn::IsNaN(v));
   r = hn::IfThenElse(nan, hn::Or(hn::ShiftRight<16>(u), hn::Set(du, 0x40u)), r);
   (void)d;
   return hn::BitCast(hn::Rebind<hwy::bfloat16_t, DF>(), hn::DemoteTo(du16, hn::BitCast(di, r)));

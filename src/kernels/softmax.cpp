@@ -49,13 +49,13 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
   for (; i + N <= C; i += N) {
     const VF v = LoadF(d, x + i);
     vmax = hn::Max(vmax, v);
-    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::Ne(v, v)));
+    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::IsNaN(v)));
     if (smooth) ws.add(w ? hn::Mul(v, hn::LoadU(d, w + i)) : v);
   }
   if (i < C) {
     const VF v = LoadTailF(d, x + i, C - i, kNegInf);
     vmax = hn::Max(vmax, v);
-    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::Ne(v, v)));
+    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::IsNaN(v)));
     if (smooth) {
       const VF v0 = LoadTailF(d, x + i, C - i, 0.0f);
       ws.add(w ? hn::Mul(v0, LoadTailF(d, w + i, C - i, 0.0f)) : v0);
@@ -165,12 +165,12 @@ double RowLse(const float* x, std::int64_t C) {
   for (; i + N <= n; i += N) {
     const VF v = hn::LoadU(d, x + i);
     vmax = hn::Max(vmax, v);
-    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::Ne(v, v)));
+    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::IsNaN(v)));
   }
   if (i < n) {
     const VF v = LoadTailF(d, x + i, n - i, kNegInf);
     vmax = hn::Max(vmax, v);
-    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::Ne(v, v)));
+    vbad = hn::Or(vbad, hn::VecFromMask(d, hn::IsNaN(v)));
   }
   const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
   if (!hn::AllFalse(d, hn::MaskFromVec(vbad))) return std::numeric_limits<double>::quiet_NaN();
