@@ -27,6 +27,7 @@
 
 #include "kernels/simd-inl.h"
 #include "kernels/softmax.hpp"
+#include "losskit/threading.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace losskit::kernels {
@@ -218,4 +219,8 @@ double row_lse(const float* x, std::int64_t C) { return HWY_DYNAMIC_DISPATCH(Row
 const char* simd_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
 }  // namespace losskit::kernels
+
+namespace losskit {
+std::string simd_target() { return kernels::simd_target_name(); }
+}  // namespace losskit
 #endif  // HWY_ONCE
