@@ -106,7 +106,8 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
           .x = a.x.data, .sx = a.x.sN, .C = C, .y = a.y.data, .sy = a.y.sN, .ignore_index = o.ignore_index,
           .w = w, .k = k, .g = has_backward(pass) ? gi.data : nullptr, .sg = gi.sN, .gs = scale,
           .gvec = use_g_tensor ? a.g.data : nullptr, .sgv = a.g.sN,
-          .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .so = out_nd.sN};
+          .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .so = out_nd.sN,
+          .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
       sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
         return Sums<1>{kernels::ce_ids_rows(rows_args, b, end)};
       });

@@ -2,6 +2,7 @@
 #include "core/class_args.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/pointwise.hpp"
 #include "kernels/softmax.hpp"
 #include "losskit/classification.hpp"
 
@@ -60,8 +61,13 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, a.total_weight);
 
+  // A gradient of contiguous rows is zeroed block by block at memset speed (non-temporal stores
+  // when it is much larger than the caches), then the kept entries are written.
+  const bool dense_grad = has_backward(pass) && D == 1 && (gi.sC == 1 || C == 1) && (gi.sN == C || rows == 1);
+  const bool stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamOutBytes;
   const auto sums = parallel_sum<1>(rows, 1024, [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
+    if (dense_grad) kernels::zero_bytes(&gi.at(b, 0, 0), (e - b) * C * static_cast<std::int64_t>(sizeof(G)), stream);
     for (std::int64_t i = b; i < e; ++i) {
       const std::int64_t n = i / D, d = i % D;
       const std::int64_t y = a.y.at(n, d);
@@ -72,9 +78,8 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
         else acc += li;
       }
       if (has_backward(pass)) {
-        // A contiguous gradient row is one memset-speed fill (the pass is write-bound).
-        if (gi.sC == 1) std::fill_n(&gi.at(n, 0, d), C, G{});
-        else for (std::int64_t c = 0; c < C; ++c) gi.at(n, c, d) = G{};
+        if (!dense_grad)
+          for (std::int64_t c = 0; c < C; ++c) gi.at(n, c, d) = G{};
         if (kept) {
           const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
           gi.at(n, y, d) = kernels::from_f64<G>(-weight_of(y) * gs);

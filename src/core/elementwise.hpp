@@ -139,7 +139,8 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
       if constexpr (requires { op.simd_params(); }) params = op.simd_params();
       const kernels::PwArgs pa{.x = x.p, .y = y.p, .w = weighted ? w.p : nullptr, .out = out_none ? o.p : nullptr,
                                .forward = has_forward(pass), .gi = has_backward(pass) ? gi.p : nullptr,
-                               .gt = want_gt ? gt.p : nullptr, .gvec = use_g_tensor ? g.p : nullptr, .scale = scale};
+                               .gt = want_gt ? gt.p : nullptr, .gvec = use_g_tensor ? g.p : nullptr, .scale = scale,
+                               .stream = n * static_cast<std::int64_t>(sizeof(float)) >= kernels::kStreamOutBytes};
       const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
         return Sums<1>{kernels::pointwise_block(Op::kSimd, params, pa, b, e)};
       });

@@ -11,7 +11,10 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
 #include <hwy/contrib/math/math-inl.h>
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
+
+#include <cstring>
 
 #include "kernels/pointwise.hpp"
 #include "kernels/simd-inl.h"
@@ -60,6 +63,13 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
   const std::size_t N = hn::Lanes(d);
   AccD acc;
   const bool sum = a.forward && !a.out;
+  // st: stream the full-vector stores of (gi, gt, out); only set where they are aligned.
+  auto put = [&](VF v, float* p, std::size_t n, bool st) {
+    if (n != N) StoreTailF(d, v, p, n);
+    else if (st) hn::Stream(v, d, p);
+    else hn::StoreU(v, d, p);
+  };
+  bool st_gi = false, st_gt = false, st_out = false;
   auto step = [&](std::size_t i, std::size_t n) {
     const bool full = n == N;
     const VF x = full ? hn::LoadU(d, a.x + i) : LoadTailF(d, a.x + i, n, 0.0f);
@@ -70,8 +80,7 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
       VF l = op.Loss(d, x, y);
       if (a.w) l = hn::Mul(w, l);
       if (a.out) {
-        if (full) hn::StoreU(l, d, a.out + i);
-        else StoreTailF(d, l, a.out + i, n);
+        put(l, a.out + i, n, st_out);
       } else if (sum) {
         acc.add(full ? l : hn::IfThenElseZero(hn::FirstN(d, n), l));
       }
@@ -79,19 +88,24 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
     if (a.gi) {
       VF up = a.gvec ? (full ? hn::LoadU(d, a.gvec + i) : LoadTailF(d, a.gvec + i, n, 0.0f)) : hn::Set(d, a.scale);
       if (a.w) up = hn::Mul(up, w);
-      const VF gx = hn::Mul(up, op.Dx(d, x, y));
-      if (full) hn::StoreU(gx, d, a.gi + i);
-      else StoreTailF(d, gx, a.gi + i, n);
-      if (a.gt) {
-        const VF gy = hn::Mul(up, op.Dy(d, x, y));
-        if (full) hn::StoreU(gy, d, a.gt + i);
-        else StoreTailF(d, gy, a.gt + i, n);
-      }
+      put(hn::Mul(up, op.Dx(d, x, y)), a.gi + i, n, st_gi);
+      if (a.gt) put(hn::Mul(up, op.Dy(d, x, y)), a.gt + i, n, st_gt);
     }
   };
   std::size_t i = begin;
+  float* first = a.gi ? a.gi : a.out;  // the output whose alignment the main loop follows
+  if (a.stream && first) {
+    const std::size_t head = StreamHead(d, first + begin, end - begin);
+    if (head) step(i, head);
+    i += head;
+    auto aligned = [&](const float* p) {
+      return p && reinterpret_cast<std::uintptr_t>(p + i) % (N * sizeof(float)) == 0;
+    };
+    st_gi = aligned(a.gi), st_gt = aligned(a.gt), st_out = aligned(a.out);
+  }
   for (; i + N <= end; i += N) step(i, N);
   if (i < end) step(i, end - i);
+  if (st_gi || st_gt || st_out) hwy::FlushStream();
   return sum ? acc.sum() : 0.0;
 }
 
@@ -105,6 +119,26 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
   return 0.0;
 }
 
+void ZeroBytes(void* p, std::int64_t bytes, bool stream) {
+  auto* b = static_cast<unsigned char*>(p);
+  std::size_t n = static_cast<std::size_t>(bytes);
+  const DF d;
+  const std::size_t vb = hn::Lanes(d) * sizeof(float);
+  if (!stream || n < 4 * vb) {
+    std::memset(b, 0, n);
+    return;
+  }
+  const std::size_t head = (vb - reinterpret_cast<std::uintptr_t>(b) % vb) % vb;
+  std::memset(b, 0, head);
+  b += head;
+  n -= head;
+  const VF z = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + vb <= n; i += vb) hn::Stream(z, d, reinterpret_cast<float*>(b + i));
+  std::memset(b + i, 0, n - i);
+  hwy::FlushStream();
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace losskit::kernels
 HWY_AFTER_NAMESPACE();
@@ -112,6 +146,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace losskit::kernels {
 HWY_EXPORT(PointwiseBlock);
+HWY_EXPORT(ZeroBytes);
+void zero_bytes(void* p, std::int64_t bytes, bool stream) { HWY_DYNAMIC_DISPATCH(ZeroBytes)(p, bytes, stream); }
 double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
   return HWY_DYNAMIC_DISPATCH(PointwiseBlock)(kind, p, a, begin, end);
 }

@@ -32,10 +32,18 @@ struct PwArgs {
   float* gt = nullptr;            ///< optional d/d target
   const float* gvec = nullptr;    ///< per-element upstream gradient, else `scale`
   float scale = 1.0f;             ///< upstream gradient times the reduction factor
+  bool stream = false;            ///< non-temporal stores for the outputs (see kStreamOutBytes)
 };
 
 /// Writes the block's outputs; returns its loss sum (float64 lanes, fixed order) when
 /// forward && !out, else 0. Dynamically dispatched to the best SIMD target.
 double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end);
+
+/// Sets `bytes` bytes at p to zero; with `stream`, the aligned middle goes out with
+/// non-temporal stores (for buffers much larger than the caches). Dispatched like the above.
+void zero_bytes(void* p, std::int64_t bytes, bool stream);
+
+/// Buffers at least this large (bytes) are written with non-temporal stores.
+inline constexpr std::int64_t kStreamOutBytes = std::int64_t{32} << 20;
 
 }  // namespace losskit::kernels

@@ -97,6 +97,33 @@ HWY_INLINE void StoreF(DF d, VF v, G* HWY_RESTRICT p) {
   }
 }
 
+/// Non-temporal store of a full vector at p, which must be aligned to Lanes(d) * sizeof(G)
+/// (G's vector bytes): the line goes to memory without being read first.
+template <class G>
+HWY_INLINE void StreamF(DF d, VF v, G* HWY_RESTRICT p) {
+  if constexpr (std::is_same_v<G, float>) {
+    hn::Stream(v, d, p);
+  } else if constexpr (std::is_same_v<G, bfloat16>) {
+    const hn::Rebind<hwy::bfloat16_t, DF> db;
+    hn::Stream(DemoteBF16(d, v), db, reinterpret_cast<hwy::bfloat16_t*>(p));
+  } else if constexpr (kVectorConvert<G>) {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    hn::Stream(hn::DemoteTo(dh, v), dh, reinterpret_cast<hwy::float16_t*>(p));
+  } else {
+    StoreF(d, v, p);
+  }
+}
+
+/// Elements before p + i reaches the alignment StreamF needs (at most n).
+template <class G>
+HWY_INLINE std::size_t StreamHead(DF d, const G* p, std::size_t n) {
+  const std::size_t bytes = hn::Lanes(d) * sizeof(G);
+  const std::size_t mis = reinterpret_cast<std::uintptr_t>(p) % bytes;
+  if (mis % sizeof(G) != 0) return n;  // never aligns: plain stores throughout
+  const std::size_t head = mis == 0 ? 0 : (bytes - mis) / sizeof(G);
+  return head < n ? head : n;
+}
+
 /// Stores the first n lanes of v at p.
 template <class G>
 HWY_INLINE void StoreTailF(DF d, VF v, G* HWY_RESTRICT p, std::size_t n) {

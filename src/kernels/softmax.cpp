@@ -23,7 +23,10 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
 #include <hwy/contrib/math/math-inl.h>
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
+
+#include <vector>
 
 #include "kernels/simd-inl.h"
 #include "kernels/softmax.hpp"
@@ -34,9 +37,11 @@ namespace losskit::kernels {
 namespace HWY_NAMESPACE {
 
 /// One class-id row (see the file comment). g may be x (same type) for in-place gradients.
+/// scratch: C floats for the exps when they are not kept in the gradient row (16-bit or
+/// streamed gradients); stream: non-temporal gradient stores.
 template <class T, class G>
 HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* w, const CeConsts& k, G* g,
-                        double gs) {
+                        double gs, float* scratch, bool stream) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   const float kNegInf = -std::numeric_limits<float>::infinity();
@@ -68,24 +73,24 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
   }
   const double xy = to_f64(x[y]);  // read before the gradient may overwrite the row
 
-  // ---- sweep 2: S = sum exp(x - m), exps kept in a float32 gradient row ----
-  constexpr bool kKeepExp = std::is_same_v<G, float>;
+  // ---- sweep 2: S = sum exp(x - m); exps kept in the float32 gradient row or in scratch ----
+  float* ex = nullptr;  // where the exps go
+  if (g) {
+    if constexpr (std::is_same_v<G, float>) ex = stream ? scratch : g;
+    else ex = scratch;
+  }
   const VF vm = hn::Set(d, m);
   AccD s;
   i = 0;
   for (; i + N <= C; i += N) {
     const VF e = hn::Exp(d, hn::Sub(LoadF(d, x + i), vm));
     s.add(e);
-    if constexpr (kKeepExp) {
-      if (g) hn::StoreU(e, d, g + i);
-    }
+    if (ex) hn::StoreU(e, d, ex + i);
   }
   if (i < C) {
     const VF e = hn::Exp(d, hn::Sub(LoadTailF(d, x + i, C - i, kNegInf), vm));
     s.add(e);
-    if constexpr (kKeepExp) {
-      if (g) StoreTailF(d, e, g + i, C - i);
-    }
+    if (ex) StoreTailF(d, e, ex + i, C - i);
   }
   const double S = s.sum();
   const double lse = static_cast<double>(m) + std::log(S);
@@ -104,19 +109,22 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
     const VF wv = n == N ? hn::LoadU(d, wp) : LoadTailF(d, wp, n, 0.0f);
     return hn::NegMulAdd(vb, wv, hn::Mul(va, e));
   };
+  // Partial chunk [i, i + n), n < N.
+  auto part = [&](std::size_t i0, std::size_t n) {
+    if (n == 0) return;
+    StoreTailF(d, grad(LoadTailF(d, ex + i0, n, 0.0f), w ? w + i0 : nullptr, n), g + i0, n);
+  };
   i = 0;
-  for (; i + N <= C; i += N) {
-    VF e;
-    if constexpr (kKeepExp) e = hn::LoadU(d, g + i);
-    else e = hn::Exp(d, hn::Sub(LoadF(d, x + i), vm));
-    StoreF(d, grad(e, w ? w + i : nullptr, N), g + i);
+  if (stream) {
+    const std::size_t head = StreamHead(d, g, C);
+    for (; i + N <= head; i += N) StoreF(d, grad(hn::LoadU(d, ex + i), w ? w + i : nullptr, N), g + i);
+    part(i, head - i);
+    i = head;
+    for (; i + N <= C; i += N) StreamF(d, grad(hn::LoadU(d, ex + i), w ? w + i : nullptr, N), g + i);
+  } else {
+    for (; i + N <= C; i += N) StoreF(d, grad(hn::LoadU(d, ex + i), w ? w + i : nullptr, N), g + i);
   }
-  if (i < C) {
-    VF e;
-    if constexpr (kKeepExp) e = LoadTailF(d, g + i, C - i, 0.0f);
-    else e = hn::Exp(d, hn::Sub(LoadTailF(d, x + i, C - i, kNegInf), vm));
-    StoreTailF(d, grad(e, w ? w + i : nullptr, C - i), g + i, C - i);
-  }
+  part(i, C - i);
   // The target entry in float64: A p_y - B w_y - (1-e) w_y gs.
   g[y] = from_f64<G>(A * std::exp(xy - lse) - B * wy - (1.0 - k.e) * wy * gs);
   return loss;
@@ -125,6 +133,12 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
 template <class T, class G>
 HWY_INLINE double CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::int64_t end) {
   const std::size_t C = static_cast<std::size_t>(a.C);
+  const bool inplace = static_cast<const void*>(a.g) == static_cast<const void*>(a.x);
+  const bool stream = a.stream && a.g && !inplace;
+  // Exps of one row live here when not in the gradient row: per thread, grown once, reused.
+  thread_local std::vector<float> scratch;
+  const bool need_scratch = a.g && (stream || !std::is_same_v<G, float>);
+  if (need_scratch && scratch.size() < C) scratch.resize(C);
   double acc = 0;
   for (std::int64_t i = begin; i < end; ++i) {
     const T* x = a.x + i * a.sx;
@@ -136,10 +150,11 @@ HWY_INLINE double CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::
       continue;
     }
     const double gs = a.gvec ? static_cast<double>(a.gvec[i * a.sgv]) : a.gs;
-    const double l = CeRow(x, C, y, a.w, a.k, g, gs);
+    const double l = CeRow(x, C, y, a.w, a.k, g, gs, scratch.data(), stream);
     if (a.out) a.out[i * a.so] = static_cast<float>(l);
     else acc += l;
   }
+  if (stream) hwy::FlushStream();
   return acc;
 }
 

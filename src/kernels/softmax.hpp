@@ -92,7 +92,13 @@ struct CeIdsRows {
   std::int64_t sgv = 0;
   float* out = nullptr;           ///< per-row loss (Reduction::None), else summed
   std::int64_t so = 0;
+  /// Write the gradient with non-temporal stores (for gradients much larger than the caches:
+  /// saves reading each line before writing it). Ignored when g == x (in-place).
+  bool stream = false;
 };
+
+/// Gradients at least this large (bytes) are written with non-temporal stores.
+inline constexpr std::int64_t kStreamBytes = std::int64_t{32} << 20;
 
 /// Rows [begin, end): writes gradients/per-row losses and returns the sum of the row losses
 /// (ignored rows excluded), accumulated in row order. SIMD, dynamically dispatched.

@@ -56,7 +56,7 @@ struct CeCase {
 };
 
 // ---------------------------------------------------------------- cross-entropy rows ------
-void check_ce_rows(const CeCase& cc, std::int64_t pad) {
+void check_ce_rows(const CeCase& cc, std::int64_t pad, bool stream = false) {
   const std::int64_t C = cc.C, rows = 4, sx = C + pad;  // pad > 0: strided rows
   std::vector<float> x = randn(static_cast<std::size_t>(rows * sx), static_cast<std::uint32_t>(C * 7 + pad));
   std::vector<float> w(static_cast<std::size_t>(C));
@@ -74,7 +74,7 @@ void check_ce_rows(const CeCase& cc, std::int64_t pad) {
   std::vector<float> g(static_cast<std::size_t>(rows * sx), -7.0f), gout(static_cast<std::size_t>(rows), -7.0f);
   k::CeIdsRows<float, float> a{.x = x.data(), .sx = sx, .C = C, .y = y.data(), .sy = 1, .ignore_index = -100,
                                .w = cc.weighted ? w.data() : nullptr, .k = kc, .g = g.data(), .sg = sx, .gs = gs,
-                               .out = gout.data(), .so = 1};
+                               .out = gout.data(), .so = 1, .stream = stream};
   k::ce_ids_rows(a, 0, rows);
   a.out = nullptr;
   const double sum = k::ce_ids_rows(a, 0, rows);
@@ -111,11 +111,14 @@ TEST(KernelsCrossEntropy, RowsMatchReferenceOnEveryTargetAndSize) {
       check_ce_rows({C, true, 0.0}, 3);
       check_ce_rows({C, true, 0.1}, 0);
       check_ce_rows({C, false, 0.3}, 5);
+      check_ce_rows({C, true, 0.1}, 1, /*stream=*/true);  // non-temporal stores, odd alignments
+      check_ce_rows({C, false, 0.0}, 0, /*stream=*/true);
     }
     for (std::int64_t C : {1000, 4099, 32000}) {
       SCOPED_TRACE("C = " + std::to_string(C));
       check_ce_rows({C, false, 0.0}, 0);
       check_ce_rows({C, true, 0.2}, 1);
+      check_ce_rows({C, true, 0.2}, 3, /*stream=*/true);
     }
   });
 }
@@ -210,6 +213,18 @@ TEST(KernelsPointwise, KLDivMatchesScalarOnEveryTargetAndSize) {
         k::PwArgs a{.x = x.data(), .y = p.data(), .w = w.data(), .out = out.data(), .forward = true, .gi = gi.data(),
                     .gt = gt.data(), .scale = 0.5f};
         k::pointwise_block(kind, {}, a, 0, n);
+        std::vector<float> out_s(out.size()), gi_s(out.size()), gt_s(out.size());
+        k::PwArgs as = a;  // the same with non-temporal stores from an odd offset
+        as.out = out_s.data(), as.gi = gi_s.data(), as.gt = gt_s.data(), as.stream = true;
+        k::pointwise_block(kind, {}, as, 0, n);
+        as.x += 1, as.y += 1, as.w += 1, as.out += 1, as.gi += 1, as.gt += 1;
+        if (n > 1) k::pointwise_block(kind, {}, as, 0, n - 1);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+          EXPECT_TRUE(std::bit_cast<std::uint32_t>(out[i]) == std::bit_cast<std::uint32_t>(out_s[i]) &&
+                      std::bit_cast<std::uint32_t>(gi[i]) == std::bit_cast<std::uint32_t>(gi_s[i]) &&
+                      std::bit_cast<std::uint32_t>(gt[i]) == std::bit_cast<std::uint32_t>(gt_s[i]))
+              << "streamed stores differ at " << i;
+        }
         a.out = nullptr;
         a.gi = a.gt = nullptr;
         const double sum = k::pointwise_block(kind, {}, a, 0, n);
@@ -438,4 +453,19 @@ TEST(KernelsDeterminism, BitwiseIdenticalForAnyThreadCount) {
   losskit::set_num_threads(saved);
 }
 
+}  // namespace
+
+namespace {
+TEST(KernelsPointwise, ZeroBytesStreamedAndPlain) {
+  for_each_target([] {
+    for (bool stream : {false, true})
+      for (std::size_t off : {0, 1, 3, 4, 60})
+        for (std::size_t n : {0, 1, 63, 64, 65, 1000, 4099}) {
+          std::vector<unsigned char> buf(n + 200, 0xAB);
+          k::zero_bytes(buf.data() + off, static_cast<std::int64_t>(n), stream);
+          for (std::size_t i = 0; i < buf.size(); ++i)
+            ASSERT_EQ(buf[i], (i >= off && i < off + n) ? 0 : 0xAB) << stream << " " << off << " " << n << " " << i;
+        }
+  });
+}
 }  // namespace
