@@ -57,6 +57,13 @@ HWY_INLINE VF LoadF(DF d, const T* HWY_RESTRICT p) {
 /// n < Lanes(d) values at p, the other lanes set to pad.
 template <class T>
 HWY_INLINE VF LoadTailF(DF d, const T* HWY_RESTRICT p, std::size_t n, float pad) {
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET <= HWY_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    // AVX2/AVX-512 masked loads never touch the masked-off lanes' memory.
+    const auto m = hn::FirstN(d, n);
+    return hn::IfThenElse(m, hn::MaskedLoad(m, d, p), hn::Set(d, pad));
+  }
+#endif
   float buf[kMaxLanesF];
   const std::size_t N = hn::Lanes(d);
   for (std::size_t i = 0; i < n; ++i) buf[i] = static_cast<float>(p[i]);
@@ -127,6 +134,12 @@ HWY_INLINE std::size_t StreamHead(DF d, const G* p, std::size_t n) {
 /// Stores the first n lanes of v at p.
 template <class G>
 HWY_INLINE void StoreTailF(DF d, VF v, G* HWY_RESTRICT p, std::size_t n) {
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET <= HWY_AVX2
+  if constexpr (std::is_same_v<G, float>) {
+    hn::BlendedStore(v, hn::FirstN(d, n), d, p);  // masked store: other lanes' memory untouched
+    return;
+  }
+#endif
   float buf[kMaxLanesF];
   hn::StoreU(v, d, buf);
   for (std::size_t i = 0; i < n; ++i) {

@@ -94,6 +94,7 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
   }
   const double S = s.sum();
   const double lse = static_cast<double>(m) + std::log(S);
+  const double ey = ex ? static_cast<double>(ex[y]) : 0.0;  // exp(x_y - m), before sweep 3 overwrites it
   const double wy = w ? static_cast<double>(w[y]) : 1.0;
   double loss = (1.0 - k.e) * wy * (lse - xy);
   if (smooth) loss += k.eC * (k.W * lse - ws.sum());
@@ -125,8 +126,8 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
     for (; i + N <= C; i += N) StoreF(d, grad(hn::LoadU(d, ex + i), w ? w + i : nullptr, N), g + i);
   }
   part(i, C - i);
-  // The target entry in float64: A p_y - B w_y - (1-e) w_y gs.
-  g[y] = from_f64<G>(A * std::exp(xy - lse) - B * wy - (1.0 - k.e) * wy * gs);
+  // The target entry in float64: A p_y - B w_y - (1-e) w_y gs, p_y = exp(x_y - m) / S.
+  g[y] = from_f64<G>(A * (ey / S) - B * wy - (1.0 - k.e) * wy * gs);
   return loss;
 }
 
