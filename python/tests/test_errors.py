@@ -128,5 +128,7 @@ def test_gradient_that_losskit_lacks_is_refused():
 
 
 def test_not_a_tensor():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="input must be a torch.Tensor"):
         LT.cross_entropy(x.numpy(), y)
+    with pytest.raises(TypeError, match="weight must be a torch.Tensor or None, got list"):
+        LT.cross_entropy(x, y, weight=[1.0, 2.0, 3.0])
