@@ -8,6 +8,11 @@
 //   template <class V> V dy(V x, V y) const;        // d loss / d y (only if grad_target is used)
 // V is the tensor's dtype (float or double): ops compute in it, as PyTorch does, so that the
 // contiguous loops vectorise.
+// An Op may also name a Highway-vectorized twin (kernels/pointwise.hpp):
+//   static constexpr kernels::PwKind kSimd = kernels::PwKind::...;
+//   kernels::PwParams simd_params() const;          // only if the kind has parameters
+// Then float32 calls whose operands are all contiguous run one SIMD sweep per block; other
+// dtypes and strided operands use the scalar loop below.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +23,7 @@
 #include "core/layout.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/pointwise.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
 
@@ -126,6 +132,27 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
     })[0];
   }
   const T scale = static_cast<T>(reduce_scale(r, g_scalar, denom));
+  if constexpr (std::is_same_v<T, float> && requires { Op::kSimd; }) {
+    auto unit = [](const auto& f) { return f.p == nullptr || f.s == 1; };
+    if (unit(x) && unit(y) && unit(w) && unit(g) && unit(o) && unit(gi) && unit(gt)) {
+      kernels::PwParams params{};
+      if constexpr (requires { op.simd_params(); }) params = op.simd_params();
+      const kernels::PwArgs pa{.x = x.p, .y = y.p, .w = weighted ? w.p : nullptr, .out = out_none ? o.p : nullptr,
+                               .forward = has_forward(pass), .gi = has_backward(pass) ? gi.p : nullptr,
+                               .gt = want_gt ? gt.p : nullptr, .gvec = use_g_tensor ? g.p : nullptr, .scale = scale,
+                               .stream = n * static_cast<std::int64_t>(sizeof(float)) >= kernels::kStreamOutBytes};
+      const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
+        return Sums<1>{kernels::pointwise_block(Op::kSimd, params, pa, b, e)};
+      });
+      if (has_forward(pass)) {
+        if (out_none) os.flush();
+        else a.out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
+      }
+      if (has_backward(pass)) gis.flush();
+      if (want_gt) gts.flush();
+      return;
+    }
+  }
   const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
     for (std::int64_t i = b; i < e; ++i) {
