@@ -39,9 +39,11 @@ namespace HWY_NAMESPACE {
 /// One class-id row (see the file comment). g may be x (same type) for in-place gradients.
 /// scratch: C floats for the exps when they are not kept in the gradient row (16-bit or
 /// streamed gradients); stream: non-temporal gradient stores.
+/// next: the following row's logits (or null), prefetched into L2 during sweep 2 so that its
+/// memory reads overlap this row's arithmetic.
 template <class T, class G>
 HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* w, const CeConsts& k, G* g,
-                        double gs, float* scratch, bool stream) {
+                        double gs, float* scratch, bool stream, const T* next) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   const float kNegInf = -std::numeric_limits<float>::infinity();
@@ -82,7 +84,9 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
   const VF vm = hn::Set(d, m);
   AccD s;
   i = 0;
+  constexpr std::size_t kLine = 64 / sizeof(T);  // elements per cache line
   for (; i + N <= C; i += N) {
+    if (next && i % kLine < N) __builtin_prefetch(next + i, 0, 2);
     const VF e = hn::Exp(d, hn::Sub(LoadF(d, x + i), vm));
     s.add(e);
     if (ex) hn::StoreU(e, d, ex + i);
@@ -151,7 +155,8 @@ HWY_INLINE double CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::
       continue;
     }
     const double gs = a.gvec ? static_cast<double>(a.gvec[i * a.sgv]) : a.gs;
-    const double l = CeRow(x, C, y, a.w, a.k, g, gs, scratch.data(), stream);
+    const T* next = (i + 1 < end && C >= 256) ? x + a.sx : nullptr;
+    const double l = CeRow(x, C, y, a.w, a.k, g, gs, scratch.data(), stream, next);
     if (a.out) a.out[i * a.so] = static_cast<float>(l);
     else acc += l;
   }
