@@ -175,8 +175,9 @@ Call::Call(std::string_view fn_, std::string_view pass_, const py::tuple& inputs
   grad_output = to_array(grad_output_, fn, "grad_output");
 }
 
-void Call::unsupported_dtype(const Array& a) const {
-  fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", dtype_name(a.dtype()), ", which ", fn, " does not support");
+void Call::unsupported_dtype(const Array& a, std::string_view why) const {
+  fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", dtype_name(a.dtype()), ", which ", fn, " does not support",
+       why);
 }
 
 void register_errors(py::module_&) {

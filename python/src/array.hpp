@@ -25,6 +25,14 @@
 
 #include "losskit/losskit.hpp"
 
+// The 16-bit storage types (bfloat16, float16) and their overloads come with losskit/dtype.hpp.
+#if __has_include("losskit/dtype.hpp")
+#include "losskit/dtype.hpp"
+#define LOSSKIT_PY_HAS_HALF 1
+#else
+#define LOSSKIT_PY_HAS_HALF 0
+#endif
+
 namespace losskit::python {
 
 namespace py = pybind11;
@@ -32,13 +40,31 @@ namespace py = pybind11;
 enum class DType { None, Float16, BFloat16, Float32, Float64, Int32, Int64, Other };
 std::string_view dtype_name(DType d);
 
+/// True for the 16-bit storage types, whose losses compute, take weights and return the loss in
+/// float32 (their gradient is written in the input's dtype).
+template <class T>
+inline constexpr bool is_half_v = false;
+#if LOSSKIT_PY_HAS_HALF
+template <>
+inline constexpr bool is_half_v<bfloat16> = true;
+template <>
+inline constexpr bool is_half_v<float16> = true;
+#endif
+/// The type of weights, loss and upstream gradient for inputs of type T.
+template <class T>
+using acc_t = std::conditional_t<is_half_v<T>, float, T>;
+
 template <class T>
 constexpr DType dtype_of() {
   if constexpr (std::is_same_v<T, float>) return DType::Float32;
   else if constexpr (std::is_same_v<T, double>) return DType::Float64;
   else if constexpr (std::is_same_v<T, std::int64_t>) return DType::Int64;
   else if constexpr (std::is_same_v<T, std::int32_t>) return DType::Int32;
-  else return DType::Other;  // add bf16/fp16 here when include/losskit/dtype.hpp lands
+#if LOSSKIT_PY_HAS_HALF
+  else if constexpr (std::is_same_v<T, bfloat16>) return DType::BFloat16;
+  else if constexpr (std::is_same_v<T, float16>) return DType::Float16;
+#endif
+  else return DType::Other;
 }
 
 class Array;
@@ -143,10 +169,20 @@ struct Call {
     ((!done && d == dtype_of<Ts>() ? (f.template operator()<Ts>(), done = true) : false), ...);
     if (!done) unsupported_dtype(in.at(0));
   }
-  /// Float32 and float64 (add the half types here when dtype.hpp lands).
+  /// Float32 and float64.
   template <class F>
   void dispatch_float(F&& f) const {
     dispatch<float, double>(std::forward<F>(f));
+  }
+  /// Float32, float64, bfloat16 and float16, for losses with 16-bit overloads: use acc_t<T> for
+  /// weights, out and grad_output, T for the input and its gradient.
+  template <class F>
+  void dispatch_float_or_half(F&& f) const {
+#if LOSSKIT_PY_HAS_HALF
+    dispatch<float, double, bfloat16, float16>(std::forward<F>(f));
+#else
+    dispatch<float, double>(std::forward<F>(f));
+#endif
   }
 
   /// Runs the lambda of the pass with the GIL released.
@@ -160,7 +196,8 @@ struct Call {
     }
   }
 
-  [[noreturn]] void unsupported_dtype(const Array& a) const;
+  /// Fails with "fn: name has dtype X, which fn does not support[ why]".
+  [[noreturn]] void unsupported_dtype(const Array& a, std::string_view why = "") const;
 };
 
 /// The pybind11 names of the arguments every entry takes first (needs pybind11::literals).

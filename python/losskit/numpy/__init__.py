@@ -6,6 +6,7 @@ output (of the scalar for 'mean'/'sum'). Options are keyword arguments with PyTo
 """
 from .classification import (cross_entropy, cross_entropy_with_grad, nll_loss, nll_loss_with_grad)
 from .distribution import kl_div, kl_div_with_grad
+from .segmentation import dice_loss, dice_loss_with_grad
 
 __all__ = ["cross_entropy", "cross_entropy_with_grad", "nll_loss", "nll_loss_with_grad",
-           "kl_div", "kl_div_with_grad"]
+           "kl_div", "kl_div_with_grad", "dice_loss", "dice_loss_with_grad"]

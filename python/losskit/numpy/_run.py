@@ -18,7 +18,12 @@ def _arr(a):
 def _prepare(spec, arrays, options):
     arrays = tuple(_arr(a) for a in arrays)
     options = {k: _arr(v) if isinstance(v, (np.ndarray, list, tuple)) else v for k, v in options.items()}
-    out = np.empty(spec.out_shape([a.shape for a in arrays], options), dtype=arrays[0].dtype)
+    dtype = arrays[0].dtype
+    if dtype == np.float16:  # 16-bit input: weights and loss in float32
+        dtype = np.dtype(np.float32)
+        options = {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+                   for k, v in options.items()}
+    out = np.empty(spec.out_shape([a.shape for a in arrays], options), dtype=dtype)
     return arrays, options, out
 
 

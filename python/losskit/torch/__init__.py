@@ -6,5 +6,6 @@ returns a torch tensor that supports .backward(); forward and backward run lossk
 """
 from .classification import cross_entropy, nll_loss
 from .distribution import kl_div
+from .segmentation import dice_loss
 
-__all__ = ["cross_entropy", "nll_loss", "kl_div"]
+__all__ = ["cross_entropy", "nll_loss", "kl_div", "dice_loss"]

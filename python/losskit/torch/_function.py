@@ -27,8 +27,22 @@ def _dl(t):
     return to_dlpack(t.detach())
 
 
+_HALF = (torch.bfloat16, torch.float16)
+
+
+def _acc_dtype(dtype):
+    """The dtype of weights, loss and upstream gradient: float32 for 16-bit inputs."""
+    return torch.float32 if dtype in _HALF else dtype
+
+
 def _call(spec, pass_, tensors, out, grad_output, grads, options):
     """Calls the C++ entry; every tensor (options too) goes as a fresh DLPack capsule."""
+    acc = _acc_dtype(tensors[0].dtype)
+    if acc != tensors[0].dtype:  # 16-bit input: weights and upstream gradient in float32
+        options = {k: v.to(acc) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+                   for k, v in options.items()}
+        if grad_output is not None:
+            grad_output = grad_output.to(acc)
     opts = {k: _dl(v) if isinstance(v, torch.Tensor) else v for k, v in options.items()}
     spec.entry(pass_, tuple(_dl(t) for t in tensors), _dl(out), _dl(grad_output),
                tuple(_dl(g) for g in grads), **opts)
@@ -43,7 +57,8 @@ def _check_tensors(spec, tensors):
 def _forward(spec, tensors, options, grads_wanted):
     """Runs forward (or forward_backward when any gradient is wanted); returns (out, grads)."""
     x = tensors[0]
-    out = torch.empty(spec.out_shape([t.shape for t in tensors], options), dtype=x.dtype, device=x.device)
+    out = torch.empty(spec.out_shape([t.shape for t in tensors], options), dtype=_acc_dtype(x.dtype),
+                      device=x.device)
     if any(grads_wanted):
         grads = _empty_grads(tensors, grads_wanted)
         _call(spec, "forward_backward", tensors, out, None, grads, options)
@@ -67,7 +82,7 @@ class _LossFunction(torch.autograd.Function):
         fused = options.get("reduction", "mean") != "none"
         out, grads = _forward(spec, tensors, options, wanted if fused else (False,) * len(tensors))
         ctx.fused_grads = grads
-        return out
+        return out.to(tensors[0].dtype)  # a 16-bit input gets its loss in its dtype, as in torch
 
     @staticmethod
     @once_differentiable
@@ -93,4 +108,4 @@ def apply(spec, tensors, options):
     wanted = tuple(bool(grad_on and t.requires_grad) for t in tensors)
     if any(wanted):
         return _LossFunction.apply(spec, options, wanted, *tensors)
-    return _forward(spec, tensors, options, (False,) * len(tensors))[0]
+    return _forward(spec, tensors, options, (False,) * len(tensors))[0].to(tensors[0].dtype)
