@@ -207,6 +207,54 @@ void add_kl(std::int64_t N, std::int64_t C) {
   cases().push_back(std::move(c));
 }
 
+// dice_loss with softmax over the channels, float one-hot targets; the libtorch baseline is the
+// composed MONAI-style expression (softmax, three spatial sums, the ratio, mean) + autograd.
+void add_dice(std::int64_t B, std::int64_t C, std::int64_t Dd, std::int64_t H, std::int64_t W) {
+  struct D {
+    std::vector<float> x, t, g;
+    float out = 0;
+  };
+  auto d = std::make_shared<D>();
+  const std::int64_t S = Dd * H * W, n = B * C * S;
+  auto init = [d, B, C, S, n] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(n), 8);
+    d->t.assign(static_cast<std::size_t>(n), 0.0f);
+    std::mt19937 rng(9);
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t s = 0; s < S; ++s) {
+        const std::int64_t c = static_cast<std::int64_t>(rng() % static_cast<unsigned>(C));
+        d->t[static_cast<std::size_t>((b * C + c) * S + s)] = 1.0f;
+      }
+    d->g.assign(static_cast<std::size_t>(n), 0.0f);
+  };
+  const std::vector<std::int64_t> shape{B, C, Dd, H, W};
+  auto c = std::make_unique<Case>();
+  c->name = "dice_softmax_" + std::to_string(B) + "x" + std::to_string(C) + "x" + std::to_string(Dd) + "x" +
+            std::to_string(H) + "x" + std::to_string(W);
+  c->bytes = 12.0 * static_cast<double>(n);  // read input and target, write the gradient
+  c->losskit = [d, init, shape] {
+    init();
+    const losskit::Shape sh{shape[0], shape[1], shape[2], shape[3], shape[4]};
+    losskit::dice_loss_forward_backward(ConstView<float>(d->x.data(), sh), ConstView<float>(d->t.data(), sh),
+                                        TensorView<float>(&d->out, {}), TensorView<float>(d->g.data(), sh),
+                                        {.softmax = true});
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, shape] {
+    init();
+    auto x = torch::from_blob(d->x.data(), shape, torch::kFloat32).requires_grad_(true);
+    auto t = torch::from_blob(d->t.data(), shape, torch::kFloat32);
+    auto p = torch::softmax(x, 1);
+    const std::vector<std::int64_t> red{2, 3, 4};
+    auto tp = (p * t).sum(red), P = p.sum(red), G = t.sum(red);
+    auto f = 1.0 - (2.0 * tp + 1e-5) / (P + G + 1e-5);
+    f.mean().backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
 // ------------------------------------------------------------------ copy bandwidth -----
 struct CopyBuf {
   std::vector<char> a, b;
@@ -262,6 +310,7 @@ int main(int argc, char** argv) {
   add_ce_bf16(4096, 32000);
   add_nll(8192, 1000);
   add_kl(4096, 4096);
+  add_dice(8, 4, 128, 128, 64);
 
   const int reps = 7;
   benchmark::RegisterBenchmark("copy_512MiB", [](benchmark::State& st) {

@@ -5,6 +5,7 @@
 // (TensorView<T>{}) to skip it.
 #pragma once
 
+#include "losskit/dtype.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
 
@@ -44,5 +45,24 @@ void kl_div_forward_backward(ConstView<float> input, ConstView<float> target, Te
 void kl_div_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
                              TensorView<double> grad_input, TensorView<double> grad_target,
                              const KLDivOptions& opts = {});
+
+// 16-bit inputs (bfloat16 / float16 log-probabilities and targets): computed in float32, the
+// loss and grad_output are float32; the gradients are in the inputs' dtype or in float32, as
+// chosen by the type of grad_input / grad_target.
+#define LOSSKIT_DECLARE_KL_16(T)                                                                                  \
+  void kl_div(ConstView<T> input, ConstView<T> target, TensorView<float> out, const KLDivOptions& opts = {});   \
+  Tensor<float> kl_div(ConstView<T> input, ConstView<T> target, const KLDivOptions& opts = {});                 \
+  void kl_div_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<T> target,                   \
+                       TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts = {});      \
+  void kl_div_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<T> target,                   \
+                       TensorView<float> grad_input, TensorView<float> grad_target, const KLDivOptions& opts = {}); \
+  void kl_div_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<float> out,                  \
+                               TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts = {}); \
+  void kl_div_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<float> out,                  \
+                               TensorView<float> grad_input, TensorView<float> grad_target,                      \
+                               const KLDivOptions& opts = {});
+LOSSKIT_DECLARE_KL_16(bfloat16)
+LOSSKIT_DECLARE_KL_16(float16)
+#undef LOSSKIT_DECLARE_KL_16
 
 }  // namespace losskit

@@ -29,16 +29,18 @@
 
 namespace losskit::detail {
 
-/// The tensors of one pointwise-loss call. Absent ones are empty views.
-template <class T>
+/// The tensors of one pointwise-loss call. Absent ones are empty views. T is the dtype of the
+/// inputs; A that of the loss, the upstream gradient and the arithmetic (float for 16-bit
+/// inputs, else T); G that of the gradients (T or A).
+template <class T, class A = T, class G = T>
 struct PointwiseArgs {
   TensorView<const T> input, target;
   TensorView<const T> weight{};       ///< optional, same shape as input
-  TensorView<T> out{};                ///< forward output (0-d, or input-shaped for None)
-  TensorView<const T> grad_output{};  ///< backward upstream gradient
-  TensorView<T> grad_input{};         ///< backward output
-  TensorView<T> grad_target{};        ///< optional backward output
-  Tensor<T>* owned = nullptr;         ///< allocate `out` here (the Tensor-returning overloads)
+  TensorView<A> out{};                ///< forward output (0-d, or input-shaped for None)
+  TensorView<const A> grad_output{};  ///< backward upstream gradient
+  TensorView<G> grad_input{};         ///< backward output
+  TensorView<G> grad_target{};        ///< optional backward output
+  Tensor<A>* owned = nullptr;         ///< allocate `out` here (the Tensor-returning overloads)
 };
 
 /// How Reduction::Mean (and BatchMean) divide the summed loss.
@@ -57,8 +59,8 @@ struct PointwiseConfig {
 };
 
 /// Validates everything, then runs the pass. Nothing is written before validation passes.
-template <class T, class Op>
-void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, const Op& op) {
+template <class T, class A, class G, class Op>
+void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G> a, const Op& op) {
   const std::string_view fn = cfg.fn;
   const Reduction r = cfg.reduction;
   check_reduction(fn, r, cfg.allow_batchmean);
@@ -80,19 +82,19 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
                      named("weight", a.weight));
   }
   double g_scalar = 1.0;
-  if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(fn, r, a.grad_output, shape);
+  if (pass == Pass::Backward) g_scalar = scalar_grad_output<A>(fn, r, a.grad_output, shape);
   const bool want_gt = has_backward(pass) && !a.grad_target.is_null();
   if (has_backward(pass)) {
     check_output(fn, "grad_input", a.grad_input, shape);
     check_no_overlap(fn, "grad_input", a.grad_input, named(cfg.input_name, a.input),
                      named(cfg.target_name, a.target), named("weight", a.weight), named("grad_output", a.grad_output),
-                     named("out", TensorView<const T>(a.out)));
+                     named("out", TensorView<const A>(a.out)));
   }
   if (want_gt) {
     check_output(fn, "grad_target", a.grad_target, shape);
     check_no_overlap(fn, "grad_target", a.grad_target, named(cfg.input_name, a.input),
                      named(cfg.target_name, a.target), named("weight", a.weight), named("grad_output", a.grad_output),
-                     named("out", TensorView<const T>(a.out)), named("grad_input", TensorView<const T>(a.grad_input)));
+                     named("out", TensorView<const A>(a.out)), named("grad_input", TensorView<const G>(a.grad_input)));
   }
   // ---- validation done: from here on outputs are written ----
   const std::int64_t n = shape.numel();
@@ -102,11 +104,11 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
   Staged<const T> xs(a.input, !flat_ok(a.input), false), ys(a.target, !flat_ok(a.target), false);
   Staged<const T> ws(a.weight, weighted && !flat_ok(a.weight), false);
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
-  Staged<const T> gs(a.grad_output, use_g_tensor && !flat_ok(a.grad_output), false);
+  Staged<const A> gs(a.grad_output, use_g_tensor && !flat_ok(a.grad_output), false);
   const bool out_none = has_forward(pass) && r == Reduction::None;
-  Staged<T> os(a.out, out_none && !flat_ok(a.out), true);
-  Staged<T> gis(a.grad_input, has_backward(pass) && !flat_ok(a.grad_input), true);
-  Staged<T> gts(a.grad_target, want_gt && !flat_ok(a.grad_target), true);
+  Staged<A> os(a.out, out_none && !flat_ok(a.out), true);
+  Staged<G> gis(a.grad_input, has_backward(pass) && !flat_ok(a.grad_input), true);
+  Staged<G> gts(a.grad_target, want_gt && !flat_ok(a.grad_target), true);
   auto flat = [&](auto v) {
     using P = decltype(v.data());
     struct F {
@@ -127,12 +129,12 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
   if (weighted && cfg.mean_over == MeanOver::Weights && r == Reduction::Mean) {
     denom = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
       double s = 0;
-      for (std::int64_t i = b; i < e; ++i) s += static_cast<double>(w[i]);
+      for (std::int64_t i = b; i < e; ++i) s += static_cast<double>(static_cast<A>(w[i]));
       return Sums<1>{s};
     })[0];
   }
-  const T scale = static_cast<T>(reduce_scale(r, g_scalar, denom));
-  if constexpr (std::is_same_v<T, float> && requires { Op::kSimd; }) {
+  const A scale = static_cast<A>(reduce_scale(r, g_scalar, denom));
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && requires { Op::kSimd; }) {
     auto unit = [](const auto& f) { return f.p == nullptr || f.s == 1; };
     if (unit(x) && unit(y) && unit(w) && unit(g) && unit(o) && unit(gi) && unit(gt)) {
       kernels::PwParams params{};
@@ -146,7 +148,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
       });
       if (has_forward(pass)) {
         if (out_none) os.flush();
-        else a.out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
+        else a.out.flat(0) = static_cast<A>(reduce_value(r, sums[0], denom));
       }
       if (has_backward(pass)) gis.flush();
       if (want_gt) gts.flush();
@@ -156,24 +158,24 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
   const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
     for (std::int64_t i = b; i < e; ++i) {
-      const T xi = x[i], yi = y[i];
-      const T wi = weighted ? w[i] : T(1);
+      const A xi = static_cast<A>(x[i]), yi = static_cast<A>(y[i]);
+      const A wi = weighted ? static_cast<A>(w[i]) : A(1);
       if (has_forward(pass)) {
-        const T li = weighted ? wi * op.loss(xi, yi) : op.loss(xi, yi);
+        const A li = weighted ? wi * op.loss(xi, yi) : op.loss(xi, yi);
         if (out_none) o[i] = li;
         else acc += static_cast<double>(li);
       }
       if (has_backward(pass)) {
-        const T up = (use_g_tensor ? g[i] : scale) * wi;
-        gi[i] = up * op.dx(xi, yi);
-        if (want_gt) gt[i] = up * op.dy(xi, yi);
+        const A up = (use_g_tensor ? g[i] : scale) * wi;
+        gi[i] = static_cast<G>(up * op.dx(xi, yi));
+        if (want_gt) gt[i] = static_cast<G>(up * op.dy(xi, yi));
       }
     }
     return Sums<1>{acc};
   });
   if (has_forward(pass)) {
     if (out_none) os.flush();
-    else a.out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
+    else a.out.flat(0) = static_cast<A>(reduce_value(r, sums[0], denom));
   }
   if (has_backward(pass)) gis.flush();
   if (want_gt) gts.flush();

@@ -45,8 +45,8 @@ struct KLLogTargetOp {
   }
 };
 
-template <class T>
-void run(Pass pass, detail::PointwiseArgs<T> a, const KLDivOptions& o) {
+template <class T, class A, class G>
+void run(Pass pass, detail::PointwiseArgs<T, A, G> a, const KLDivOptions& o) {
   const detail::PointwiseConfig cfg{.fn = "kl_div", .reduction = o.reduction, .allow_batchmean = true};
   if (o.log_target) detail::run_pointwise(cfg, pass, a, KLLogTargetOp{});
   else detail::run_pointwise(cfg, pass, a, KLOp{});
@@ -56,28 +56,62 @@ void run(Pass pass, detail::PointwiseArgs<T> a, const KLDivOptions& o) {
 
 #define LOSSKIT_KL_API(T)                                                                                        \
   void kl_div(ConstView<T> input, ConstView<T> target, TensorView<T> out, const KLDivOptions& opts) {           \
-    run<T>(Pass::Forward, {.input = input, .target = target, .out = out}, opts);                                \
+    run<T, T, T>(Pass::Forward, {.input = input, .target = target, .out = out}, opts);                          \
   }                                                                                                              \
   Tensor<T> kl_div(ConstView<T> input, ConstView<T> target, const KLDivOptions& opts) {                         \
     Tensor<T> out;                                                                                               \
-    run<T>(Pass::Forward, {.input = input, .target = target, .owned = &out}, opts);                             \
+    run<T, T, T>(Pass::Forward, {.input = input, .target = target, .owned = &out}, opts);                       \
     return out;                                                                                                  \
   }                                                                                                              \
   void kl_div_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<T> target,                       \
                        TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts) {          \
-    run<T>(Pass::Backward,                                                                                       \
+    run<T, T, T>(Pass::Backward,                                                                                 \
            {.input = input, .target = target, .grad_output = grad_output, .grad_input = grad_input,              \
             .grad_target = grad_target},                                                                         \
            opts);                                                                                                \
   }                                                                                                              \
   void kl_div_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<T> out,                      \
                                TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts) {  \
-    run<T>(Pass::ForwardBackward,                                                                                \
+    run<T, T, T>(Pass::ForwardBackward,                                                                          \
            {.input = input, .target = target, .out = out, .grad_input = grad_input, .grad_target = grad_target}, \
            opts);                                                                                                \
   }
 
 LOSSKIT_KL_API(float)
 LOSSKIT_KL_API(double)
+
+// 16-bit log-probabilities and targets: computed in float32, float32 loss and grad_output; the
+// gradients in the inputs' dtype (G = T) or in float32 (G = float).
+#define LOSSKIT_KL_16_API(T, G)                                                                                  \
+  void kl_div_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<T> target,                   \
+                       TensorView<G> grad_input, TensorView<G> grad_target, const KLDivOptions& opts) {          \
+    run<T, float, G>(Pass::Backward,                                                                             \
+                     {.input = input, .target = target, .grad_output = grad_output, .grad_input = grad_input,    \
+                      .grad_target = grad_target},                                                               \
+                     opts);                                                                                      \
+  }                                                                                                              \
+  void kl_div_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<float> out,                  \
+                               TensorView<G> grad_input, TensorView<G> grad_target, const KLDivOptions& opts) {  \
+    run<T, float, G>(Pass::ForwardBackward,                                                                      \
+                     {.input = input, .target = target, .out = out, .grad_input = grad_input,                    \
+                      .grad_target = grad_target},                                                               \
+                     opts);                                                                                      \
+  }
+#define LOSSKIT_KL_16_FWD(T)                                                                                     \
+  void kl_div(ConstView<T> input, ConstView<T> target, TensorView<float> out, const KLDivOptions& opts) {       \
+    run<T, float, T>(Pass::Forward, {.input = input, .target = target, .out = out}, opts);                      \
+  }                                                                                                              \
+  Tensor<float> kl_div(ConstView<T> input, ConstView<T> target, const KLDivOptions& opts) {                     \
+    Tensor<float> out;                                                                                           \
+    run<T, float, T>(Pass::Forward, {.input = input, .target = target, .owned = &out}, opts);                   \
+    return out;                                                                                                  \
+  }
+
+LOSSKIT_KL_16_FWD(bfloat16)
+LOSSKIT_KL_16_FWD(float16)
+LOSSKIT_KL_16_API(bfloat16, bfloat16)
+LOSSKIT_KL_16_API(bfloat16, float)
+LOSSKIT_KL_16_API(float16, float16)
+LOSSKIT_KL_16_API(float16, float)
 
 }  // namespace losskit

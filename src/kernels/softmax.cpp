@@ -39,13 +39,68 @@ namespace HWY_NAMESPACE {
 /// One class-id row (see the file comment). g may be x (same type) for in-place gradients.
 /// scratch: C floats for the exps when they are not kept in the gradient row (16-bit or
 /// streamed gradients); stream: non-temporal gradient stores.
+/// What a row leaves for its loss: the loss needs log(S), which is taken for a batch of rows at
+/// once (vector Log) instead of one scalar log per row.
+struct RowPart {
+  double m = 0, S = 1, xy = 0, ws = 0, wy = 1;
+  bool done = false;  ///< loss already final (scalar fallback row)
+  double loss = 0;
+};
+
+/// A row that fits one vector (C <= lanes): the same three steps, all in registers, one masked
+/// load and one masked store (small-class problems are bound by per-row overhead).
 template <class T, class G>
-HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* w, const CeConsts& k, G* g,
-                        double gs, float* scratch, bool stream) {
+HWY_INLINE RowPart CeRowShort(const T* x, std::size_t C, std::int64_t y, const float* w, const CeConsts& k, G* g,
+                              double gs) {
+  const DF d;
+  const float kNegInf = -std::numeric_limits<float>::infinity();
+  const VF v = C == hn::Lanes(d) ? LoadF(d, x) : LoadTailF(d, x, C, kNegInf);
+  const float m = hn::GetLane(hn::MaxOfLanes(d, v));
+  if (!hn::AllFalse(d, hn::IsNaN(v)) || !std::isfinite(m)) {
+    RowPart r;
+    r.done = true;
+    r.loss = ce_ids_row_ref(x, 1, static_cast<std::int64_t>(C), y, w, k, g, 1, gs);
+    return r;
+  }
+  const bool smooth = k.e > 0;
+  const auto valid = hn::FirstN(d, C);
+  const VF wv = w ? LoadTailF(d, w, C, 0.0f) : hn::IfThenElseZero(valid, hn::Set(d, 1.0f));
+  RowPart res;
+  res.m = static_cast<double>(m);
+  res.xy = to_f64(x[y]);
+  res.wy = w ? static_cast<double>(w[y]) : 1.0;
+  if (smooth) {
+    AccD ws;
+    ws.add(hn::IfThenElseZero(valid, hn::Mul(wv, v)));
+    res.ws = ws.sum();
+  }
+  const VF e = hn::Exp(d, hn::Sub(v, hn::Set(d, m)));  // padding lanes: exp(-inf) = 0
+  AccD s;
+  s.add(e);
+  res.S = s.sum();
+  if (!g) return res;
+  float eb[kMaxLanesF];
+  hn::StoreU(e, d, eb);
+  const double A = ((1.0 - k.e) * res.wy + k.eC * k.W) * gs, B = k.eC * gs;
+  VF gv = hn::Mul(hn::Set(d, static_cast<float>(A / res.S)), e);
+  if (smooth) gv = hn::NegMulAdd(hn::Set(d, static_cast<float>(B)), wv, gv);
+  if (C == hn::Lanes(d)) StoreF(d, gv, g);
+  else StoreTailF(d, gv, g, C);
+  g[y] = from_f64<G>(A * (static_cast<double>(eb[y]) / res.S) - B * res.wy - (1.0 - k.e) * res.wy * gs);
+  return res;
+}
+
+/// next: the following row's logits (or null), prefetched into L2 during sweep 2 so that its
+/// memory reads overlap this row's arithmetic.
+template <class T, class G>
+HWY_INLINE RowPart CeRow(const T* x, std::size_t C, std::int64_t y, const float* w, const CeConsts& k, G* g,
+                        double gs, float* scratch, bool stream, const T* next) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   const float kNegInf = -std::numeric_limits<float>::infinity();
   const bool smooth = k.e > 0;
+
+  if (C <= N) return CeRowShort(x, C, y, w, k, g, gs);
 
   // ---- sweep 1: max, NaN flag, smoothing sum ----
   VF vmax = hn::Set(d, kNegInf);
@@ -69,7 +124,10 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
   }
   const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
   if (!hn::AllFalse(d, hn::MaskFromVec(vbad)) || !std::isfinite(m)) {
-    return ce_ids_row_ref(x, 1, static_cast<std::int64_t>(C), y, w, k, g, 1, gs);
+    RowPart r;
+    r.done = true;
+    r.loss = ce_ids_row_ref(x, 1, static_cast<std::int64_t>(C), y, w, k, g, 1, gs);
+    return r;
   }
   const double xy = to_f64(x[y]);  // read before the gradient may overwrite the row
 
@@ -82,7 +140,9 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
   const VF vm = hn::Set(d, m);
   AccD s;
   i = 0;
+  constexpr std::size_t kLine = 64 / sizeof(T);  // elements per cache line
   for (; i + N <= C; i += N) {
+    if (next && i % kLine < N) __builtin_prefetch(next + i, 0, 2);
     const VF e = hn::Exp(d, hn::Sub(LoadF(d, x + i), vm));
     s.add(e);
     if (ex) hn::StoreU(e, d, ex + i);
@@ -93,12 +153,12 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
     if (ex) StoreTailF(d, e, ex + i, C - i);
   }
   const double S = s.sum();
-  const double lse = static_cast<double>(m) + std::log(S);
   const double ey = ex ? static_cast<double>(ex[y]) : 0.0;  // exp(x_y - m), before sweep 3 overwrites it
   const double wy = w ? static_cast<double>(w[y]) : 1.0;
-  double loss = (1.0 - k.e) * wy * (lse - xy);
-  if (smooth) loss += k.eC * (k.W * lse - ws.sum());
-  if (!g) return loss;
+  RowPart res;
+  res.m = static_cast<double>(m), res.S = S, res.xy = xy, res.wy = wy;
+  if (smooth) res.ws = ws.sum();
+  if (!g) return res;
 
   // ---- sweep 3: g = (A/S) e - B w ----
   const double A = ((1.0 - k.e) * wy + k.eC * k.W) * gs, B = k.eC * gs;
@@ -128,7 +188,16 @@ HWY_INLINE double CeRow(const T* x, std::size_t C, std::int64_t y, const float* 
   part(i, C - i);
   // The target entry in float64: A p_y - B w_y - (1-e) w_y gs, p_y = exp(x_y - m) / S.
   g[y] = from_f64<G>(A * (ey / S) - B * wy - (1.0 - k.e) * wy * gs);
-  return loss;
+  return res;
+}
+
+/// out[j] = log(v[j]) for j < n (float64 vectors; Highway Log, max 4 ULP).
+HWY_INLINE void LogBatch(const double* v, double* out, std::size_t n) {
+  const hn::ScalableTag<double> dd;
+  const std::size_t N = hn::Lanes(dd);
+  std::size_t j = 0;
+  for (; j + N <= n; j += N) hn::StoreU(hn::Log(dd, hn::LoadU(dd, v + j)), dd, out + j);
+  for (; j < n; ++j) out[j] = std::log(v[j]);
 }
 
 template <class T, class G>
@@ -141,19 +210,41 @@ HWY_INLINE double CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::
   const bool need_scratch = a.g && (stream || !std::is_same_v<G, float>);
   if (need_scratch && scratch.size() < C) scratch.resize(C);
   double acc = 0;
-  for (std::int64_t i = begin; i < end; ++i) {
-    const T* x = a.x + i * a.sx;
-    G* g = a.g ? a.g + i * a.sg : nullptr;
-    const std::int64_t y = a.y[i * a.sy];
-    if (y == a.ignore_index) {
-      if (g) std::fill_n(g, C, G{});
-      if (a.out) a.out[i * a.so] = 0.0f;
-      continue;
+  constexpr std::size_t kBatch = 64;
+  RowPart parts[kBatch];
+  std::int64_t idx[kBatch];
+  double S[kBatch], logS[kBatch];
+  for (std::int64_t i = begin; i < end;) {
+    // Rows of one batch: gradients written, log-sum-exp parts kept.
+    std::size_t nb = 0;
+    for (; i < end && nb < kBatch; ++i) {
+      const T* x = a.x + i * a.sx;
+      G* g = a.g ? a.g + i * a.sg : nullptr;
+      const std::int64_t y = a.y[i * a.sy];
+      if (y == a.ignore_index) {
+        if (g) std::fill_n(g, C, G{});
+        if (a.out) a.out[i * a.so] = 0.0f;
+        continue;
+      }
+      const double gs = a.gvec ? static_cast<double>(a.gvec[i * a.sgv]) : a.gs;
+      const T* next = (i + 1 < end && C >= 256) ? x + a.sx : nullptr;
+      parts[nb] = CeRow(x, C, y, a.w, a.k, g, gs, scratch.data(), stream, next);
+      S[nb] = parts[nb].S;
+      idx[nb++] = i;
     }
-    const double gs = a.gvec ? static_cast<double>(a.gvec[i * a.sgv]) : a.gs;
-    const double l = CeRow(x, C, y, a.w, a.k, g, gs, scratch.data(), stream);
-    if (a.out) a.out[i * a.so] = static_cast<float>(l);
-    else acc += l;
+    LogBatch(S, logS, nb);
+    // Their losses, added in row order.
+    for (std::size_t j = 0; j < nb; ++j) {
+      const RowPart& p = parts[j];
+      double l = p.loss;
+      if (!p.done) {
+        const double lse = p.m + logS[j];
+        l = (1.0 - a.k.e) * p.wy * (lse - p.xy);
+        if (a.k.e > 0) l += a.k.eC * (a.k.W * lse - p.ws);
+      }
+      if (a.out) a.out[idx[j] * a.so] = static_cast<float>(l);
+      else acc += l;
+    }
   }
   if (stream) hwy::FlushStream();
   return acc;

@@ -469,3 +469,45 @@ TEST(KernelsPointwise, ZeroBytesStreamedAndPlain) {
   });
 }
 }  // namespace
+
+namespace {
+TEST(KLDiv16, BFloat16AndFloat16MatchFloat32) {
+  const std::int64_t N = 16, C = 50;
+  auto x = randn(static_cast<std::size_t>(N * C), 31, 1.0f);
+  auto p = randn(x.size(), 32, 1.0f);
+  for (auto& v : p) v = std::abs(v);
+  p[3] = 0.0f;
+  auto run = [&](auto tag) {
+    using H = decltype(tag);
+    std::vector<H> xh(x.size()), ph(x.size()), gh(x.size()), th(x.size());
+    std::vector<float> xf(x.size()), pf(x.size()), gf(x.size()), tf(x.size()), g32(x.size()), t32(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      xh[i] = H(x[i]), ph[i] = H(p[i]);
+      xf[i] = static_cast<float>(xh[i]), pf[i] = static_cast<float>(ph[i]);
+    }
+    float lf = 0, lh = 0, lh32 = 0;
+    const losskit::KLDivOptions o{.reduction = losskit::Reduction::BatchMean};
+    losskit::kl_div_forward_backward(ConstView<float>(xf.data(), {N, C}), ConstView<float>(pf.data(), {N, C}),
+                                     TensorView<float>(&lf, {}), TensorView<float>(gf.data(), {N, C}),
+                                     TensorView<float>(tf.data(), {N, C}), o);
+    losskit::kl_div_forward_backward(ConstView<H>(xh.data(), {N, C}), ConstView<H>(ph.data(), {N, C}),
+                                     TensorView<float>(&lh, {}), TensorView<H>(gh.data(), {N, C}),
+                                     TensorView<H>(th.data(), {N, C}), o);
+    losskit::kl_div_forward_backward(ConstView<H>(xh.data(), {N, C}), ConstView<H>(ph.data(), {N, C}),
+                                     TensorView<float>(&lh32, {}), TensorView<float>(g32.data(), {N, C}),
+                                     TensorView<float>(t32.data(), {N, C}), o);
+    EXPECT_NEAR(lh, lf, 1e-5 * std::abs(lf));
+    EXPECT_EQ(lh, lh32);
+    const auto lt = losskit::kl_div(ConstView<H>(xh.data(), {N, C}), ConstView<H>(ph.data(), {N, C}), o);
+    EXPECT_EQ(lt.item(), lh);
+    const double rel = std::is_same_v<H, bfloat16> ? 1.0 / 256 : 1.0 / 2048;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      EXPECT_NEAR(g32[i], gf[i], 1e-6 * std::abs(gf[i]) + 1e-9);
+      EXPECT_NEAR(static_cast<float>(gh[i]), gf[i], rel * std::abs(gf[i]) + 1e-9);
+      EXPECT_NEAR(static_cast<float>(th[i]), tf[i], rel * std::abs(tf[i]) + 1e-6);
+    }
+  };
+  run(bfloat16{});
+  run(float16{});
+}
+}  // namespace
