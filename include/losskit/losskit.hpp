@@ -3,8 +3,10 @@
 
 #include "losskit/classification.hpp"
 #include "losskit/distribution.hpp"
+#include "losskit/embedding.hpp"
 #include "losskit/error.hpp"
 #include "losskit/reduction.hpp"
+#include "losskit/regression.hpp"
 #include "losskit/segmentation.hpp"
 #include "losskit/tensor.hpp"
 #include "losskit/threading.hpp"

@@ -115,6 +115,13 @@ ND<T> nd_of(const TensorView<T>& v, int nd) {
   return r;
 }
 
+/// `v` staged (copied) when its dims [0, lead) or [lead, ndim) do not collapse, so that
+/// nd_of(staged.view(), lead) always works. A null view stays null.
+template <class T>
+Staged<T> stage_for_nd(const TensorView<T>& v, int lead, bool is_output) {
+  return Staged<T>(v, !(collapsible(v, 0, lead) && collapsible(v, lead, v.ndim())), is_output);
+}
+
 /// True when v's dims [0, cd) and (cd, ndim) each collapse (so ncd_of works without staging).
 template <class T>
 bool ncd_ok(const TensorView<T>& v, int cd) {
