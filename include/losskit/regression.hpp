@@ -80,7 +80,8 @@ struct SmoothL1LossOptions {
 //   otherwise:  l = x - y log(x + eps)            dl/dx = 1 - y / (x + eps)  dl/dy = -log(x + eps)
 //   full adds the Stirling term y log y - y + 0.5 log(2 pi y) where y > 1 (0 elsewhere), whose
 //   target gradient is log y + 1/(2y) where y > 1 and 0 elsewhere (PyTorch's autograd gives NaN
-//   at y == 0 there; losskit gives 0).
+//   at y == 0 there; losskit gives 0). A zero count contributes y x = 0 even at x = -inf (and
+//   y log(x + eps) = 0 at x + eps = 0), where PyTorch's 0 * inf gives NaN.
 // ---------------------------------------------------------------------------------------------
 struct PoissonNLLLossOptions {
   bool log_input = true;                  ///< the input is log(rate) (else the rate itself)

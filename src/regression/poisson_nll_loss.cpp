@@ -19,12 +19,19 @@ V stirling_dy(V y) {
   return y > V(1) ? std::log(y) + V(0.5) / y : V(0);
 }
 
+/// y * t with 0 * t = 0 for y == 0 (a zero count contributes nothing even at x = -inf, where
+/// PyTorch's 0 * -inf gives NaN).
+template <class V>
+V count_times(V y, V t) {
+  return y == V(0) ? V(0) : y * t;
+}
+
 /// exp(x) - y x (+ Stirling).
 template <bool Full>
 struct PoissonLogOp {
   template <class V>
   V loss(V x, V y) const {
-    const V l = std::exp(x) - y * x;
+    const V l = std::exp(x) - count_times(y, x);
     if constexpr (Full) return l + stirling(y);
     return l;
   }
@@ -43,12 +50,12 @@ struct PoissonRateOp {
   T eps;
   template <class V>
   V loss(V x, V y) const {
-    const V l = x - y * std::log(x + eps);
+    const V l = x - count_times(y, std::log(x + eps));
     if constexpr (Full) return l + stirling(y);
     return l;
   }
   template <class V>
-  V dx(V x, V y) const { return V(1) - y / (x + eps); }
+  V dx(V x, V y) const { return V(1) - count_times(y, V(1) / (x + eps)); }
   template <class V>
   V dy(V x, V y) const {
     if constexpr (Full) return stirling_dy(y) - std::log(x + eps);
