@@ -5,6 +5,8 @@
 namespace losskit::python {
 void bind_classification(py::module_& m);
 void bind_distribution(py::module_& m);
+void bind_regression(py::module_& m);
+void bind_embedding(py::module_& m);
 }  // namespace losskit::python
 
 PYBIND11_MODULE(_losskit, m) {
@@ -16,4 +18,6 @@ PYBIND11_MODULE(_losskit, m) {
         "Sets the threads losskit's kernels use (0: the OpenMP default).");
   lp::bind_classification(m);
   lp::bind_distribution(m);
+  lp::bind_regression(m);
+  lp::bind_embedding(m);
 }
