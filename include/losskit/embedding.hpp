@@ -108,12 +108,12 @@ struct TripletMarginLossOptions {
 //             eps = 1e-6);
 //   Cosine:   1 - cosine_similarity(u, v) over the last dim with PyTorch's eps (1e-8):
 //             <u, v> / (max(|u|, eps) max(|v|, eps)); the clamp is not differentiated.
-// margin must be > 0 (as PyTorch). Any Python callable distance is offered by the Python
+// Any margin is accepted (PyTorch 1.13's functional checks none). Any Python callable distance is offered by the Python
 // package (losskit.torch), which differentiates it with torch autograd.
 enum class TripletDistance { Pairwise, Cosine };
 struct TripletMarginWithDistanceLossOptions {
   TripletDistance distance = TripletDistance::Pairwise;
-  double margin = 1.0;       ///< > 0
+  double margin = 1.0;
   bool swap = false;
   Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
   double p = 2.0;            ///< Pairwise: the norm's degree

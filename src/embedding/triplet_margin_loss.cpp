@@ -170,7 +170,6 @@ void run(Pass pass, ConstView<T> a, ConstView<T> p, ConstView<T> n, TensorView<T
          TensorView<T> ga, TensorView<T> gp, TensorView<T> gn, const TripletMarginWithDistanceLossOptions& o,
          Tensor<T>* owned) {
   constexpr std::string_view fn = "triplet_margin_with_distance_loss";
-  if (!(o.margin > 0)) detail::fail(ErrorKind::Value, fn, "margin = ", o.margin, " must be > 0");
   if (o.distance == TripletDistance::Pairwise) {
     check_p(fn, o.p);
     run_triplet<T>(fn, pass, a, p, n, out, g, ga, gp, gn, o.margin, o.swap, o.reduction, PairwiseDist{o.p, o.eps},

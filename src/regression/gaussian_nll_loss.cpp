@@ -48,8 +48,8 @@ void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, T
     const bool fewer = nd > 0 && var.shape() == drop_dim(shape, nd - 1);
     const bool last1 = nd > 0 && var.ndim() == nd && var.size(nd - 1) == 1 &&
                        drop_dim(var.shape(), nd - 1) == drop_dim(shape, nd - 1);
-    if (!fewer && !last1)
-      fail(ErrorKind::Shape, kFn, "var has shape ", var.shape().str(), "; for input of shape ", shape.str(),
+    if (!fewer && !last1)  // ValueError in PyTorch ("var is of incorrect size"): ErrorKind::Value
+      fail(ErrorKind::Value, kFn, "var has shape ", var.shape().str(), "; for input of shape ", shape.str(),
            " it must have the input's shape, that shape with last dim 1, or that shape without its last dim");
     per_row = true;
   }

@@ -392,9 +392,12 @@ TEST(EmbeddingErrors, BadInputsLeaveOutputsUntouched) {
        ErrorKind::Shape, "triplet_margin_loss: negative must have at least 1 dim"},
       {"triplet p", [&] { losskit::triplet_margin_loss_forward_backward(A, B, A, O, G1, G2, G3, {.p = -1.0}); },
        ErrorKind::Value, "triplet_margin_loss: p = -1 must be >= 0"},
-      {"distance margin",
-       [&] { losskit::triplet_margin_with_distance_loss_forward_backward(A, B, A, O, G1, G2, G3, {.margin = 0.0}); },
-       ErrorKind::Value, "triplet_margin_with_distance_loss: margin = 0 must be > 0"},
+      {"unknown distance",
+       [&] {
+         losskit::triplet_margin_with_distance_loss_forward_backward(
+             A, B, A, O, G1, G2, G3, {.distance = static_cast<losskit::TripletDistance>(7)});
+       },
+       ErrorKind::Value, "triplet_margin_with_distance_loss: distance = 7 is not a TripletDistance"},
       {"triplet none out",
        [&] { losskit::triplet_margin_loss(A, B, A, TensorView<double>(out.data(), s), {.reduction = Reduction::None}); },
        ErrorKind::Shape, "triplet_margin_loss: out has shape [4, 3], expected [4]"},

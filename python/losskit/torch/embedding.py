@@ -60,8 +60,6 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     |u - v + 1e-6|_2) and losskit.torch.cosine_distance run entirely in losskit's C++; any other
     callable computes the distances with torch (its gradient taken by autograd)
     and the hinge and reduction with losskit (margin_ranking_loss of the two distances)."""
-    if margin <= 0:
-        raise ValueError(f"triplet_margin_with_distance_loss: margin = {margin} must be > 0")
     builtin = {None: "pairwise", cosine_distance: "cosine"}
     if distance_function in builtin:
         return apply(specs.triplet_margin_with_distance_loss, (anchor, positive, negative),
