@@ -444,3 +444,41 @@ TEST(EmbeddingFloat, StridedMatchesContiguous) {
 }
 
 }  // namespace
+
+namespace {
+
+// Results are bitwise identical for any thread count (fixed blocks added in a fixed order).
+TEST(EmbeddingThreads, BitwiseIdenticalForAnyThreadCount) {
+  const std::size_t N = 20011, D = 9;
+  const auto a = lktest::cast<float>(rng().normal(N * D)), p = lktest::cast<float>(rng().normal(N * D)),
+             n = lktest::cast<float>(rng().normal(N * D)), y = lktest::cast<float>(labels(N));
+  const Shape s{static_cast<std::int64_t>(N), static_cast<std::int64_t>(D)}, ls{static_cast<std::int64_t>(N)};
+  auto run = [&] {
+    std::vector<float> r, g1(N * D), g2(N * D), g3(N * D);
+    float o;
+    losskit::triplet_margin_loss_forward_backward(ConstView<float>(a.data(), s), ConstView<float>(p.data(), s),
+                                                  ConstView<float>(n.data(), s), {&o, Shape{}}, {g1.data(), s},
+                                                  {g2.data(), s}, {g3.data(), s}, {.swap = true});
+    r.push_back(o);
+    r.insert(r.end(), g3.begin(), g3.end());
+    losskit::cosine_embedding_loss_forward_backward(ConstView<float>(a.data(), s), ConstView<float>(p.data(), s),
+                                                    ConstView<float>(y.data(), ls), {&o, Shape{}}, {g1.data(), s},
+                                                    {g2.data(), s}, {.margin = 0.2});
+    r.push_back(o);
+    r.insert(r.end(), g1.begin(), g1.end());
+    losskit::margin_ranking_loss(ConstView<float>(a.data(), s), ConstView<float>(p.data(), s),
+                                 ConstView<float>(n.data(), s), {&o, Shape{}}, {.margin = 0.1});
+    r.push_back(o);
+    return r;
+  };
+  const int before = losskit::get_num_threads();
+  losskit::set_num_threads(1);
+  const auto one = run();
+  for (int t : {2, 3, 4}) {
+    losskit::set_num_threads(t);
+    EXPECT_TRUE(run() == one) << t << " threads";
+  }
+  losskit::set_num_threads(before);
+}
+
+}  // namespace

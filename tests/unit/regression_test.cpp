@@ -543,3 +543,39 @@ TEST(RegressionFloat, MatchesDoubleAndStrided) {
 }
 
 }  // namespace
+
+namespace {
+
+// Results are bitwise identical for any thread count (fixed blocks added in a fixed order).
+TEST(RegressionThreads, BitwiseIdenticalForAnyThreadCount) {
+  const std::size_t R = 3001, L = 67, n = R * L;
+  const auto x = lktest::cast<float>(rng().normal(n)), y = lktest::cast<float>(rng().normal(n));
+  const auto w = lktest::cast<float>(rng().uniform(n, 0.1, 2)), v = lktest::cast<float>(rng().uniform(R, 0.1, 2));
+  const Shape s{static_cast<std::int64_t>(R), static_cast<std::int64_t>(L)}, vs{static_cast<std::int64_t>(R)};
+  auto run = [&] {
+    std::vector<float> r;
+    float o;
+    std::vector<float> g(n), gv(R);
+    losskit::mse_loss_forward_backward(ConstView<float>(x.data(), s), ConstView<float>(y.data(), s),
+                                       TensorView<float>(&o, Shape{}), TensorView<float>(g.data(), s), {},
+                                       {.weight = ConstView<float>(w.data(), s)});
+    r.push_back(o);
+    r.insert(r.end(), g.begin(), g.end());
+    losskit::gaussian_nll_loss_forward_backward(ConstView<float>(x.data(), s), ConstView<float>(y.data(), s),
+                                                ConstView<float>(v.data(), vs), TensorView<float>(&o, Shape{}),
+                                                TensorView<float>(g.data(), s), {}, TensorView<float>(gv.data(), vs), {});
+    r.push_back(o);
+    r.insert(r.end(), gv.begin(), gv.end());
+    return r;
+  };
+  const int before = losskit::get_num_threads();
+  losskit::set_num_threads(1);
+  const auto one = run();
+  for (int t : {2, 3, 4}) {
+    losskit::set_num_threads(t);
+    EXPECT_TRUE(run() == one) << t << " threads";
+  }
+  losskit::set_num_threads(before);
+}
+
+}  // namespace
