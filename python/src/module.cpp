@@ -6,6 +6,8 @@ namespace losskit::python {
 void bind_classification(py::module_& m);
 void bind_distribution(py::module_& m);
 void bind_segmentation(py::module_& m);
+void bind_regression(py::module_& m);
+void bind_embedding(py::module_& m);
 }  // namespace losskit::python
 
 PYBIND11_MODULE(_losskit, m) {
@@ -19,4 +21,6 @@ PYBIND11_MODULE(_losskit, m) {
   lp::bind_classification(m);
   lp::bind_distribution(m);
   lp::bind_segmentation(m);
+  lp::bind_regression(m);
+  lp::bind_embedding(m);
 }

@@ -13,7 +13,12 @@ import losskit.numpy as LN
 import losskit.torch as LT
 
 # Every loss losskit.torch shares with torch.nn.functional.
-TORCH_LOSSES = ["cross_entropy", "nll_loss", "kl_div"]
+TORCH_LOSSES = ["cross_entropy", "nll_loss", "kl_div",
+                "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss",
+                "hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
+                "triplet_margin_with_distance_loss"]
+# Arguments newer PyTorch added after the 1.13 signature (appended last, as there).
+NEWER_TORCH_ARGS = {"mse_loss": ["weight"], "l1_loss": ["weight"], "huber_loss": ["weight"]}
 
 
 def test_every_shared_loss_is_listed():
@@ -25,7 +30,9 @@ def test_every_shared_loss_is_listed():
 def test_signature_is_torchs(name):
     ours = inspect.signature(getattr(LT, name)).parameters
     theirs = inspect.signature(getattr(F, name)).parameters
-    assert [(p.name, p.kind, p.default) for p in ours.values()] == \
+    newer = [p for p in NEWER_TORCH_ARGS.get(name, []) if p not in theirs]
+    assert [p for p in ours][len(ours) - len(newer):] == newer
+    assert [(p.name, p.kind, p.default) for p in ours.values()][:len(ours) - len(newer)] == \
            [(p.name, p.kind, p.default) for p in theirs.values()]
 
 

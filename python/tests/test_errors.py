@@ -42,6 +42,13 @@ CASES = {
     "0-d input": ("cross_entropy", (torch.tensor(1.0), torch.tensor(0)), {}, "input must have at least 1 dim"),
     "integer input": ("cross_entropy", (torch.ones(4, 3, dtype=torch.long), y), {}, "input has dtype int64"),
     "kl shape": ("kl_div", (torch.randn(4, 3), torch.rand(4, 2)), {}, "input and target must have the same shape"),
+    "gaussian negative var": ("gaussian_nll_loss", (x, x, -torch.ones(4, 3)), {}, "var[0, 0] = -1 is negative"),
+    "gaussian var shape": ("gaussian_nll_loss", (x, x, torch.ones(3)), {}, "var has shape [3]"),
+    "cosine target dims": ("cosine_embedding_loss", (x, x, torch.ones(4, 3)), {}, "target must be 0-d or 1-D"),
+    "triplet shapes": ("triplet_margin_loss", (x, x, torch.randn(3, 4)), {},
+                       "anchor and negative must have the same shape"),
+    "ranking bad reduction": ("margin_ranking_loss", (x, x, torch.ones(4, 3)), dict(reduction="avg"),
+                              "reduction = 'avg'"),
 }
 
 # Where losskit's ErrorKind differs from the exception PyTorch raises (reported; the C++ kinds
@@ -51,6 +58,8 @@ KIND_DIFFERS = {
     "nll batch size": ("nll_loss", (x, torch.tensor([0, 1, 2])), {}, "expected target of shape [4]"),
 }
 KIND_DIFFERS_ALSO = {"label_smoothing > 1", "probability target ignore_index"}
+# smooth_l1 beta < 0 and huber delta <= 0: PyTorch's TORCH_CHECK raises RuntimeError, losskit's
+# bad-option kind is ValueError (tests/test_regression.py::test_errors pins the messages).
 
 
 def torch_exception(fn, args, kwargs):

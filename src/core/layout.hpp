@@ -84,6 +84,13 @@ bool collapsible(const TensorView<T>& v, int first, int last) {
   return collapse(v.shape(), v.strides(), first, last).has_value();
 }
 
+/// `v` staged (copied) when its dims [0, lead) or [lead, ndim) do not collapse, so that
+/// nd_of(staged.view(), lead) always works. A null view stays null.
+template <class T>
+Staged<T> stage_for_nd(const TensorView<T>& v, int lead, bool is_output) {
+  return Staged<T>(v, !(collapsible(v, 0, lead) && collapsible(v, lead, v.ndim())), is_output);
+}
+
 /// NCD of v, class dim `cd` (dims [0, cd) are N, dims (cd, ndim) are D). Requires collapsible
 /// batch and spatial dims (stage the view first otherwise).
 template <class T>

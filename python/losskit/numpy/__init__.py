@@ -6,7 +6,23 @@ output (of the scalar for 'mean'/'sum'). Options are keyword arguments with PyTo
 """
 from .classification import (cross_entropy, cross_entropy_with_grad, nll_loss, nll_loss_with_grad)
 from .distribution import kl_div, kl_div_with_grad
+from .embedding import (cosine_embedding_loss, cosine_embedding_loss_with_grad, hinge_embedding_loss,
+                        hinge_embedding_loss_with_grad, margin_ranking_loss, margin_ranking_loss_with_grad,
+                        triplet_margin_loss, triplet_margin_loss_with_grad, triplet_margin_with_distance_loss,
+                        triplet_margin_with_distance_loss_with_grad)
+from .regression import (gaussian_nll_loss, gaussian_nll_loss_with_grad, huber_loss, huber_loss_with_grad, l1_loss,
+                         l1_loss_with_grad, log_cosh_loss, log_cosh_loss_with_grad, mape_loss, mape_loss_with_grad,
+                         mse_loss, mse_loss_with_grad, msle_loss, msle_loss_with_grad, poisson_nll_loss,
+                         poisson_nll_loss_with_grad, quantile_loss, quantile_loss_with_grad, smooth_l1_loss,
+                         smooth_l1_loss_with_grad)
 from .segmentation import dice_loss, dice_loss_with_grad
 
-__all__ = ["cross_entropy", "cross_entropy_with_grad", "nll_loss", "nll_loss_with_grad",
-           "kl_div", "kl_div_with_grad", "dice_loss", "dice_loss_with_grad"]
+# One line per family; each loss f comes with f_with_grad.
+_losses = ["cross_entropy", "nll_loss"]
+_losses += ["kl_div"]
+_losses += ["dice_loss"]
+_losses += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss",
+            "log_cosh_loss", "quantile_loss", "msle_loss", "mape_loss"]
+_losses += ["hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
+            "triplet_margin_with_distance_loss"]
+__all__ = [n + s for n in _losses for s in ("", "_with_grad")]

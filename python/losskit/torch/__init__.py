@@ -6,6 +6,17 @@ returns a torch tensor that supports .backward(); forward and backward run lossk
 """
 from .classification import cross_entropy, nll_loss
 from .distribution import kl_div
+from .embedding import (cosine_distance, cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,
+                        triplet_margin_loss, triplet_margin_with_distance_loss)
+from .regression import (gaussian_nll_loss, huber_loss, l1_loss, log_cosh_loss, mape_loss, mse_loss, msle_loss,
+                         poisson_nll_loss, quantile_loss, smooth_l1_loss)
 from .segmentation import dice_loss
 
-__all__ = ["cross_entropy", "nll_loss", "kl_div", "dice_loss"]
+# One line per family.
+__all__ = ["cross_entropy", "nll_loss"]
+__all__ += ["kl_div"]
+__all__ += ["dice_loss"]
+__all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss",
+            "log_cosh_loss", "quantile_loss", "msle_loss", "mape_loss"]
+__all__ += ["hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
+            "triplet_margin_with_distance_loss", "cosine_distance"]

@@ -1,0 +1,179 @@
+"""losskit.torch regression losses against torch.nn.functional (PyTorch 1.13) and, for the forms
+1.13 lacks (per-element weights of newer PyTorch) and the losses PyTorch lacks, against their
+reference formulas written with torch ops; losskit.numpy against losskit.torch."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit.numpy as LN
+import losskit.torch as LT
+from conftest import check_parity, seed_of
+
+SHAPES = [(7,), (4, 5), (2, 3, 4), ()]
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def randn(shape, gen, dtype, sd=1.0):
+    return torch.randn(shape, generator=gen, dtype=dtype) * sd
+
+
+def uniform(shape, gen, dtype, lo, hi):
+    return torch.rand(shape, generator=gen, dtype=dtype) * (hi - lo) + lo
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_pointwise(shape, reduction, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction))
+    x, y = randn(shape, gen, dtype, 2.0), randn(shape, gen, dtype)
+    cases = [(LT.mse_loss, F.mse_loss, {}), (LT.l1_loss, F.l1_loss, {}),
+             (LT.huber_loss, F.huber_loss, {}), (LT.huber_loss, F.huber_loss, dict(delta=0.4)),
+             (LT.smooth_l1_loss, F.smooth_l1_loss, {}), (LT.smooth_l1_loss, F.smooth_l1_loss, dict(beta=0.0)),
+             (LT.smooth_l1_loss, F.smooth_l1_loss, dict(beta=2.5))]
+    for lk, ref, kw in cases:
+        check_parity(lk, ref, [x, y], dict(reduction=reduction, **kw), grad_of=[0, 1], layout=layout,
+                     upstream=upstream)
+
+
+def weighted_ref(base, by_weights):
+    """Newer torch.nn.functional's weighted forms: mse/l1 'mean' = sum(w l) / sum(w), huber's =
+    mean(w l)."""
+    def ref(input, target, reduction="mean", weight=None, **kw):
+        wl = base(input, target, reduction="none", **kw) * weight
+        if reduction == "none":
+            return wl
+        if reduction == "sum":
+            return wl.sum()
+        return wl.sum() / weight.sum() if by_weights else wl.mean()
+    return ref
+
+
+@pytest.mark.parametrize("shape", SHAPES[:3], ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_weighted(shape, reduction, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, "w"))
+    x, y = randn(shape, gen, dtype, 2.0), randn(shape, gen, dtype)
+    w = uniform(shape, gen, dtype, 0.1, 2.0)
+    for lk, base, by_w, kw in [(LT.mse_loss, F.mse_loss, True, {}), (LT.l1_loss, F.l1_loss, True, {}),
+                               (LT.huber_loss, F.huber_loss, False, dict(delta=0.7))]:
+        check_parity(lk, weighted_ref(base, by_w), [x, y], dict(reduction=reduction, weight=w, **kw),
+                     grad_of=[0, 1], layout=layout)
+
+
+@pytest.mark.parametrize("log_input,full,eps", [(True, False, 1e-8), (True, True, 1e-8), (False, False, 1e-8),
+                                                 (False, True, 0.3)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_poisson_nll(log_input, full, eps, reduction, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(log_input, full, reduction))
+    x = randn((4, 5), gen, dtype) if log_input else uniform((4, 5), gen, dtype, 0.1, 3.0)
+    y = uniform((4, 5), gen, dtype, 0.05, 5.0)  # > 0: torch's target gradient of full is NaN at 0
+    check_parity(LT.poisson_nll_loss, F.poisson_nll_loss, [x, y],
+                 dict(log_input=log_input, full=full, eps=eps, reduction=reduction), grad_of=[0, 1], layout=layout)
+
+
+@pytest.mark.parametrize("shape,var_shape", [((4, 3), (4, 3)), ((4, 3), (4, 1)), ((4, 3), (4,)), ((2, 3, 5), (2, 3)),
+                                             ((5,), ())], ids=str)
+@pytest.mark.parametrize("full,eps", [(False, 1e-6), (True, 0.5)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gaussian_nll(shape, var_shape, full, eps, reduction, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, var_shape, full, reduction))
+    x, y = randn(shape, gen, dtype), randn(shape, gen, dtype)
+    var = uniform(var_shape, gen, dtype, 0.05, 2.0)  # some below eps = 0.5: clamped
+    check_parity(LT.gaussian_nll_loss, F.gaussian_nll_loss, [x, y, var], dict(full=full, eps=eps, reduction=reduction),
+                 grad_of=[0, 1, 2], layout=layout)
+
+
+# ---- losses PyTorch lacks: the defining library's formula, in torch ops ----------------------
+def log_cosh_ref(input, target, reduction="mean"):
+    e = input - target  # optax: logaddexp(e, -e) - log 2
+    return _reduce(torch.logaddexp(e, -e) - math.log(2.0), reduction)
+
+
+def pinball_ref(input, target, tau=0.5, reduction="mean"):
+    d = target - input  # tfa.losses.pinball_loss(y_true=target, y_pred=input, tau)
+    return _reduce(torch.maximum(tau * d, (tau - 1) * d), reduction)
+
+
+def msle_ref(input, target, eps=1e-7, reduction="mean"):
+    r = torch.log(torch.clamp(input, min=eps) + 1.0) - torch.log(torch.clamp(target, min=eps) + 1.0)
+    return _reduce(r * r, reduction)
+
+
+def mape_ref(input, target, eps=1e-7, reduction="mean"):
+    return _reduce(100.0 * torch.abs((target - input) / torch.clamp(torch.abs(target), min=eps)), reduction)
+
+
+def _reduce(l, reduction):
+    return l.mean() if reduction == "mean" else l.sum() if reduction == "sum" else l
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_beyond_torch(reduction, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(reduction, "beyond"))
+    x, y = randn((4, 6), gen, dtype, 2.0), randn((4, 6), gen, dtype)
+    check_parity(LT.log_cosh_loss, log_cosh_ref, [x, y], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
+    for tau in (0.1, 0.5, 0.9):
+        check_parity(LT.quantile_loss, pinball_ref, [x, y], dict(tau=tau, reduction=reduction), grad_of=[0, 1],
+                     layout=layout)
+    xp, yp = uniform((4, 6), gen, dtype, 0.01, 5.0), uniform((4, 6), gen, dtype, 0.01, 5.0)
+    check_parity(LT.msle_loss, msle_ref, [xp, yp], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
+    ya = y + torch.sign(y) * 0.2
+    check_parity(LT.mape_loss, mape_ref, [x, ya], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
+
+
+def test_log_cosh_is_stable():
+    x = torch.tensor([500.0, -200.0, 1e30], requires_grad=True)
+    l = LT.log_cosh_loss(x, torch.zeros(3), reduction="none")
+    torch.testing.assert_close(l, x.detach().abs() - math.log(2.0))
+    l.sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([1.0, -1.0, 1.0]))
+
+
+def test_numpy_matches_torch(rng):
+    x, y = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    w, v = rng.uniform(0.1, 2, size=(5, 4)), rng.uniform(0.1, 2, size=(5,))
+    tx, ty = torch.from_numpy(x).requires_grad_(), torch.from_numpy(y).requires_grad_()
+    for name, kw in [("mse_loss", dict(weight=w)), ("l1_loss", {}), ("huber_loss", dict(delta=0.5, weight=w)),
+                     ("smooth_l1_loss", dict(beta=0.3)), ("poisson_nll_loss", dict(full=True)),
+                     ("log_cosh_loss", {}), ("quantile_loss", dict(tau=0.2)), ("mape_loss", {})]:
+        tkw = {k: torch.from_numpy(a) if isinstance(a, np.ndarray) else a for k, a in kw.items()}
+        value, gx, gy = getattr(LN, name + "_with_grad")(x, y, reduction="sum", **kw)
+        ref = getattr(LT, name)(tx, ty, reduction="sum", **tkw)
+        rgx, rgy = torch.autograd.grad(ref, [tx, ty])
+        np.testing.assert_allclose(value, ref.item(), rtol=1e-12)
+        np.testing.assert_allclose(gx, rgx.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(gy, rgy.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(getattr(LN, name)(x, y, reduction="none", **kw),
+                                   getattr(LT, name)(tx, ty, reduction="none", **tkw).detach().numpy(), rtol=1e-12)
+    out = LN.gaussian_nll_loss_with_grad(x, y, v, reduction="mean")
+    tv = torch.from_numpy(v).requires_grad_()
+    ref = F.gaussian_nll_loss(tx, ty, tv)
+    for a, b in zip(out[1:], torch.autograd.grad(ref, [tx, ty, tv])):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("fn,args,kwargs,exc,message", [
+    ("smooth_l1_loss", (torch.randn(3), torch.randn(3)), dict(beta=-1.0), RuntimeError, "beta = -1 must be >= 0"),
+    ("huber_loss", (torch.randn(3), torch.randn(3)), dict(delta=0.0), RuntimeError, "delta = 0 must be > 0"),
+    ("gaussian_nll_loss", (torch.randn(4, 3), torch.randn(4, 3), -torch.ones(4, 3)), {}, ValueError,
+     "var[0, 0] = -1 is negative"),
+    ("gaussian_nll_loss", (torch.randn(4, 3), torch.randn(4, 3), torch.ones(3)), {}, ValueError, "var has shape [3]"),
+    ("mse_loss", (torch.randn(3), torch.randn(3)), dict(weight=torch.ones(4)), ValueError,
+     "input and weight must have the same shape"),
+    ("quantile_loss", (torch.randn(3), torch.randn(3)), dict(tau=2.0), None, "tau = 2 is outside [0, 1]"),
+])
+def test_errors(fn, args, kwargs, exc, message):
+    """losskit's message; the exception type of torch where torch checks the same thing."""
+    with pytest.raises(Exception) as info:
+        getattr(LT, fn)(*args, **kwargs)
+    assert str(info.value).startswith(f"{fn}: {message}"), str(info.value)
+    if exc is not None and fn != "mse_loss":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(exc):
+                getattr(F, fn)(*args, **kwargs)

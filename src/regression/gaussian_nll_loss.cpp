@@ -1,0 +1,194 @@
+// gaussian_nll_loss: validate -> rows [R, L] (L = the input's last dim) -> kernel -> reduce.
+// The variance is either per element or one per row (broadcast along the last dim).
+#include <cmath>
+#include <numbers>
+
+#include "core/check.hpp"
+#include "core/class_args.hpp"
+#include "core/layout.hpp"
+#include "core/outputs.hpp"
+#include "core/parallel.hpp"
+#include "losskit/regression.hpp"
+
+namespace losskit {
+namespace {
+
+using detail::Pass;
+constexpr std::string_view kFn = "gaussian_nll_loss";
+
+/// Unravels flat position `pos` of `shape` as "i, j, k".
+std::string index_str(const Shape& shape, std::int64_t pos) {
+  std::int64_t sub[kMaxDims] = {};
+  for (int k = shape.ndim() - 1; k >= 0; --k) {
+    sub[k] = pos % shape[k];
+    pos /= shape[k];
+  }
+  std::string s;
+  for (int k = 0; k < shape.ndim(); ++k) s += (k ? ", " : "") + std::to_string(sub[k]);
+  return s;
+}
+
+template <class T>
+void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, TensorView<T> out,
+         ConstView<T> grad_output, TensorView<T> grad_input, TensorView<T> grad_target, TensorView<T> grad_var,
+         const GaussianNLLLossOptions& o, Tensor<T>* owned = nullptr) {
+  using namespace detail;
+  const Reduction r = o.reduction;
+  check_reduction(kFn, r);
+  check_data(kFn, "input", input);
+  check_data(kFn, "target", target);
+  check_data(kFn, "var", var);
+  check_same_shape(kFn, "input", input.shape(), "target", target.shape());
+  if (!(o.eps >= 0)) fail(ErrorKind::Value, kFn, "eps = ", o.eps, " must be >= 0");
+  const Shape& shape = input.shape();
+  const int nd = shape.ndim();
+  const int lead = nd > 0 ? nd - 1 : 0;
+  bool per_row = false;  // one variance per row (homoscedastic)
+  if (!(var.shape() == shape)) {
+    const bool fewer = nd > 0 && var.shape() == drop_dim(shape, nd - 1);
+    const bool last1 = nd > 0 && var.ndim() == nd && var.size(nd - 1) == 1 &&
+                       drop_dim(var.shape(), nd - 1) == drop_dim(shape, nd - 1);
+    if (!fewer && !last1)  // ValueError in PyTorch ("var is of incorrect size"): ErrorKind::Value
+      fail(ErrorKind::Value, kFn, "var has shape ", var.shape().str(), "; for input of shape ", shape.str(),
+           " it must have the input's shape, that shape with last dim 1, or that shape without its last dim");
+    per_row = true;
+  }
+  if (owned) out = allocate(*owned, out_shape_of(r, shape));
+  if (has_forward(pass)) {
+    check_output(kFn, "out", out, out_shape_of(r, shape));
+    check_no_overlap(kFn, "out", out, named("input", input), named("target", target), named("var", var));
+  }
+  double g_scalar = 1.0;
+  if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(kFn, r, grad_output, shape);
+  const bool want_gt = has_backward(pass) && !grad_target.is_null();
+  const bool want_gv = has_backward(pass) && !grad_var.is_null();
+  auto check_grad = [&](std::string_view name, const TensorView<T>& g, const Shape& expected) {
+    check_output(kFn, name, g, expected);
+    check_no_overlap(kFn, name, g, named("input", input), named("target", target), named("var", var),
+                     named("grad_output", grad_output), named("out", ConstView<T>(out)));
+  };
+  if (has_backward(pass)) check_grad("grad_input", grad_input, shape);
+  if (want_gt) {
+    check_grad("grad_target", grad_target, shape);
+    check_no_overlap(kFn, "grad_target", grad_target, named("grad_input", grad_input));
+  }
+  if (want_gv) {
+    check_grad("grad_var", grad_var, var.shape());
+    check_no_overlap(kFn, "grad_var", grad_var, named("grad_input", grad_input), named("grad_target", grad_target));
+  }
+  // Every input in [R, L] form (copied first when its strides do not allow it).
+  Staged<const T> xs = stage_for_nd(input, lead, false), ys = stage_for_nd(target, lead, false);
+  Staged<const T> vs = stage_for_nd(var, per_row ? var.ndim() : lead, false);
+  const ND<const T> X = nd_of(xs.view(), lead), Y = nd_of(ys.view(), lead);
+  ND<const T> Vr = nd_of(vs.view(), per_row ? var.ndim() : lead);
+  if (per_row) Vr.sD = 0;
+  const std::int64_t R = X.N, L = X.D;
+  // Every variance must be >= 0 (NaN passes, as in PyTorch's torch.any(var < 0)).
+  {
+    const std::int64_t nv = per_row ? R : R * L;
+    std::int64_t bad = -1;
+    parallel_for(nv, 8192, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        const T v = per_row ? Vr.at(i, 0) : Vr.at(i / L, i % L);
+        if (v < T(0)) {
+#pragma omp critical(losskit_gaussian_bad_var)
+          if (bad < 0 || i < bad) bad = i;
+          break;
+        }
+      }
+    });
+    if (bad >= 0) {
+      const T v = per_row ? Vr.at(bad, 0) : Vr.at(bad / L, bad % L);
+      // Position in var's own shape: per-row var has one entry per row.
+      fail(ErrorKind::Value, kFn, "var[", index_str(var.shape(), bad), "] = ", v,
+           " is negative; variances must be >= 0");
+    }
+  }
+  // ---- validation done: from here on outputs are written ----
+  const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
+  Staged<const T> gs = use_g_tensor ? stage_for_nd(grad_output, lead, false) : Staged<const T>();
+  const ND<const T> G = use_g_tensor ? nd_of(gs.view(), lead) : ND<const T>{};
+  const bool out_none = has_forward(pass) && r == Reduction::None;
+  Staged<T> os = out_none ? stage_for_nd(out, lead, true) : Staged<T>();
+  const ND<T> O = out_none ? nd_of(os.view(), lead) : ND<T>{};
+  Staged<T> gis = has_backward(pass) ? stage_for_nd(grad_input, lead, true) : Staged<T>();
+  const ND<T> GI = has_backward(pass) ? nd_of(gis.view(), lead) : ND<T>{};
+  Staged<T> gts = want_gt ? stage_for_nd(grad_target, lead, true) : Staged<T>();
+  const ND<T> GT = want_gt ? nd_of(gts.view(), lead) : ND<T>{};
+  const int vlead = per_row ? var.ndim() : lead;
+  Staged<T> gvs = want_gv ? stage_for_nd(grad_var, vlead, true) : Staged<T>();
+  ND<T> GV = want_gv ? nd_of(gvs.view(), vlead) : ND<T>{};
+  if (per_row) GV.sD = 0;
+
+  const double n = static_cast<double>(shape.numel());
+  const T scale = static_cast<T>(reduce_scale(r, g_scalar, n));
+  const T eps = static_cast<T>(o.eps);
+  const T c = o.full ? static_cast<T>(0.5 * std::log(2 * std::numbers::pi)) : T(0);
+  const auto sums = parallel_sum<1>(R, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(L, 1)),
+                                    [&](std::int64_t b, std::int64_t e) {
+    double acc = 0;
+    for (std::int64_t i = b; i < e; ++i) {
+      double row_gv = 0;
+      for (std::int64_t l = 0; l < L; ++l) {
+        const T v0 = Vr.at(i, l);
+        const T v = v0 < eps ? eps : v0;  // NaN stays NaN
+        const T d = X.at(i, l) - Y.at(i, l);
+        if (has_forward(pass)) {
+          const T li = T(0.5) * (std::log(v) + d * d / v) + c;
+          if (out_none) O.at(i, l) = li;
+          else acc += static_cast<double>(li);
+        }
+        if (has_backward(pass)) {
+          const T up = use_g_tensor ? G.at(i, l) : scale;
+          const T gx = up * d / v;
+          GI.at(i, l) = gx;
+          if (want_gt) GT.at(i, l) = -gx;
+          if (want_gv) {
+            const T gv = up * T(0.5) * (T(1) / v - d * d / (v * v));
+            if (per_row) row_gv += static_cast<double>(gv);
+            else GV.at(i, l) = gv;
+          }
+        }
+      }
+      if (want_gv && per_row) GV.at(i, 0) = static_cast<T>(row_gv);
+    }
+    return Sums<1>{acc};
+  });
+  if (has_forward(pass)) {
+    if (out_none) os.flush();
+    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], n));
+  }
+  if (has_backward(pass)) gis.flush();
+  if (want_gt) gts.flush();
+  if (want_gv) gvs.flush();
+}
+
+}  // namespace
+
+#define LOSSKIT_GAUSSIAN_NLL_API(T)                                                                          \
+  void gaussian_nll_loss(ConstView<T> input, ConstView<T> target, ConstView<T> var, TensorView<T> out,      \
+                         const GaussianNLLLossOptions& opts) {                                              \
+    run<T>(Pass::Forward, input, target, var, out, {}, {}, {}, {}, opts);                                    \
+  }                                                                                                          \
+  Tensor<T> gaussian_nll_loss(ConstView<T> input, ConstView<T> target, ConstView<T> var,                   \
+                              const GaussianNLLLossOptions& opts) {                                         \
+    Tensor<T> out;                                                                                           \
+    run<T>(Pass::Forward, input, target, var, {}, {}, {}, {}, {}, opts, &out);                               \
+    return out;                                                                                              \
+  }                                                                                                          \
+  void gaussian_nll_loss_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<T> target,         \
+                                  ConstView<T> var, TensorView<T> grad_input, TensorView<T> grad_target,    \
+                                  TensorView<T> grad_var, const GaussianNLLLossOptions& opts) {             \
+    run<T>(Pass::Backward, input, target, var, {}, grad_output, grad_input, grad_target, grad_var, opts);    \
+  }                                                                                                          \
+  void gaussian_nll_loss_forward_backward(ConstView<T> input, ConstView<T> target, ConstView<T> var,       \
+                                          TensorView<T> out, TensorView<T> grad_input,                      \
+                                          TensorView<T> grad_target, TensorView<T> grad_var,                \
+                                          const GaussianNLLLossOptions& opts) {                             \
+    run<T>(Pass::ForwardBackward, input, target, var, out, {}, grad_input, grad_target, grad_var, opts);     \
+  }
+
+LOSSKIT_GAUSSIAN_NLL_API(float)
+LOSSKIT_GAUSSIAN_NLL_API(double)
+
+}  // namespace losskit

@@ -1,0 +1,31 @@
+// l1_loss: a pointwise loss on the shared driver (core/elementwise.hpp).
+#include "losskit/regression.hpp"
+#include "regression/pair_loss.hpp"
+
+namespace losskit {
+namespace {
+
+/// |x - y|; the gradient is sign(x - y), 0 at x == y (PyTorch's sgn).
+struct L1Op {
+  template <class V>
+  V loss(V x, V y) const { return x > y ? x - y : y - x; }
+  template <class V>
+  V dx(V x, V y) const { return x > y ? V(1) : (x < y ? V(-1) : V(0)); }
+  template <class V>
+  V dy(V x, V y) const { return x > y ? V(-1) : (x < y ? V(1) : V(0)); }
+};
+
+template <class T>
+void run(detail::Pass pass, detail::PointwiseArgs<T> a, const L1LossOptions<T>& o) {
+  a.weight = o.weight;
+  // PyTorch's weighted l1: torch.sum(w * l) / torch.sum(w) for 'mean'.
+  const detail::PointwiseConfig cfg{.fn = "l1_loss", .reduction = o.reduction, .mean_over = detail::MeanOver::Weights};
+  detail::run_pointwise(cfg, pass, a, L1Op{});
+}
+
+}  // namespace
+
+LOSSKIT_DEFINE_PAIR_LOSS(l1_loss, L1LossOptions<float>, float)
+LOSSKIT_DEFINE_PAIR_LOSS(l1_loss, L1LossOptions<double>, double)
+
+}  // namespace losskit
