@@ -4,6 +4,7 @@
 #include "losskit/classification.hpp"
 #include "losskit/distribution.hpp"
 #include "losskit/error.hpp"
+#include "losskit/margin.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/segmentation.hpp"
 #include "losskit/tensor.hpp"

@@ -8,6 +8,9 @@
 //   template <class V> V dy(V x, V y) const;        // d loss / d y (only if grad_target is used)
 // V is the tensor's dtype (float or double): ops compute in it, as PyTorch does, so that the
 // contiguous loops vectorise.
+// A loss with a per-element parameter (bce_with_logits' pos_weight, broadcast to the input's
+// shape) passes it as PointwiseArgs::aux; its Op then takes it as a third argument:
+//   loss(x, y, a), dx(x, y, a), dy(x, y, a).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +31,7 @@ template <class T>
 struct PointwiseArgs {
   TensorView<const T> input, target;
   TensorView<const T> weight{};       ///< optional, same shape as input
+  TensorView<const T> aux{};          ///< per-element parameter of an AuxOp, same shape as input
   TensorView<T> out{};                ///< forward output (0-d, or input-shaped for None)
   TensorView<const T> grad_output{};  ///< backward upstream gradient
   TensorView<T> grad_input{};         ///< backward output
@@ -50,6 +54,10 @@ struct PointwiseConfig {
   std::string_view target_name = "target";
 };
 
+/// An Op whose per-element functions take a third, per-element parameter (PointwiseArgs::aux).
+template <class Op, class V>
+concept AuxOp = requires(const Op& op, V v) { op.loss(v, v, v); };
+
 /// Validates everything, then runs the pass. Nothing is written before validation passes.
 template <class T, class Op>
 void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, const Op& op) {
@@ -64,6 +72,11 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
     check_data(fn, "weight", a.weight);
     check_same_shape(fn, cfg.input_name, a.input.shape(), "weight", a.weight.shape());
   }
+  constexpr bool kAux = AuxOp<Op, T>;
+  if constexpr (kAux) {
+    check_data(fn, "aux", a.aux);
+    check_same_shape(fn, cfg.input_name, a.input.shape(), "aux", a.aux.shape());
+  }
   if (r == Reduction::BatchMean && a.input.ndim() == 0)
     fail(ErrorKind::Value, fn, "reduction = 'batchmean' needs an input with a batch dim, got a 0-d input");
   const Shape& shape = a.input.shape();
@@ -71,7 +84,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
   if (has_forward(pass)) {
     check_output(fn, "out", a.out, out_shape_of(r, shape));
     check_no_overlap(fn, "out", a.out, named(cfg.input_name, a.input), named(cfg.target_name, a.target),
-                     named("weight", a.weight));
+                     named("weight", a.weight), named("aux", a.aux));
   }
   double g_scalar = 1.0;
   if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(fn, r, a.grad_output, shape);
@@ -80,7 +93,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
     check_output(fn, "grad_input", a.grad_input, shape);
     check_no_overlap(fn, "grad_input", a.grad_input, named(cfg.input_name, a.input),
                      named(cfg.target_name, a.target), named("weight", a.weight), named("grad_output", a.grad_output),
-                     named("out", TensorView<const T>(a.out)));
+                     named("out", TensorView<const T>(a.out)), named("aux", a.aux));
   }
   if (want_gt) {
     check_output(fn, "grad_target", a.grad_target, shape);
@@ -95,6 +108,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
   auto flat_ok = [&](const auto& v) { return v.is_null() || collapsible(v, 0, nd); };
   Staged<const T> xs(a.input, !flat_ok(a.input), false), ys(a.target, !flat_ok(a.target), false);
   Staged<const T> ws(a.weight, weighted && !flat_ok(a.weight), false);
+  Staged<const T> as(a.aux, kAux && !flat_ok(a.aux), false);
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   Staged<const T> gs(a.grad_output, use_g_tensor && !flat_ok(a.grad_output), false);
   const bool out_none = has_forward(pass) && r == Reduction::None;
@@ -113,6 +127,20 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
     return F{v.data(), c->extent <= 1 ? 1 : c->stride};
   };
   const auto x = flat(xs.view()), y = flat(ys.view()), w = flat(ws.view()), g = flat(gs.view());
+  const auto aux = flat(as.view());
+  // The op's three functions, with the per-element parameter when it takes one.
+  auto f_loss = [&](T xi, T yi, std::int64_t i) {
+    if constexpr (kAux) return op.loss(xi, yi, static_cast<T>(aux[i]));
+    else { (void)i; return op.loss(xi, yi); }
+  };
+  auto f_dx = [&](T xi, T yi, std::int64_t i) {
+    if constexpr (kAux) return op.dx(xi, yi, static_cast<T>(aux[i]));
+    else { (void)i; return op.dx(xi, yi); }
+  };
+  auto f_dy = [&](T xi, T yi, std::int64_t i) {
+    if constexpr (kAux) return op.dy(xi, yi, static_cast<T>(aux[i]));
+    else { (void)i; return op.dy(xi, yi); }
+  };
   const auto o = flat(os.view()), gi = flat(gis.view()), gt = flat(gts.view());
 
   // The weighted-mean denominator needs sum(w) before the backward can scale: a cheap pre-pass.
@@ -132,14 +160,14 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
       const T xi = x[i], yi = y[i];
       const T wi = weighted ? w[i] : T(1);
       if (has_forward(pass)) {
-        const T li = weighted ? wi * op.loss(xi, yi) : op.loss(xi, yi);
+        const T li = weighted ? wi * f_loss(xi, yi, i) : f_loss(xi, yi, i);
         if (out_none) o[i] = li;
         else acc += static_cast<double>(li);
       }
       if (has_backward(pass)) {
         const T up = (use_g_tensor ? g[i] : scale) * wi;
-        gi[i] = up * op.dx(xi, yi);
-        if (want_gt) gt[i] = up * op.dy(xi, yi);
+        gi[i] = up * f_dx(xi, yi, i);
+        if (want_gt) gt[i] = up * f_dy(xi, yi, i);
       }
     }
     return Sums<1>{acc};
