@@ -100,6 +100,7 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
       const T* x = &a.x.at(n, 0, d);
       T* g = has_backward(pass) ? &gi.at(n, 0, d) : nullptr;
       if (y == o.ignore_index) {
+        if (has_forward(pass) && r == Reduction::None) out_nd.at(n, d) = T(0);
         if (g) kernels::fill_row(g, gi.sC, C, T(0));
         continue;
       }

@@ -2,25 +2,39 @@
 // Every check runs before a kernel writes anything, so a thrown Error leaves outputs untouched.
 #pragma once
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "losskit/error.hpp"
 #include "losskit/tensor.hpp"
 
 namespace losskit::detail {
 
+/// Writes one part of a message; floating-point values in their shortest round-trip form
+/// (0.1 prints as "0.1", not "0.10000000000000001").
+template <class A>
+void put_part(std::ostringstream& os, const A& a) {
+  if constexpr (std::is_floating_point_v<A>) {
+    char buf[64];
+    const auto res = std::to_chars(buf, buf + sizeof buf, a);
+    os.write(buf, res.ptr - buf);
+  } else {
+    os << a;
+  }
+}
+
 /// Throws Error(kind, "fn: " + parts...).
 template <class... A>
 [[noreturn]] void fail(ErrorKind kind, std::string_view fn, const A&... parts) {
   std::ostringstream os;
-  os.precision(17);
   os << fn << ": ";
-  (os << ... << parts);
+  (put_part(os, parts), ...);
   throw Error(kind, os.str());
 }
 

@@ -1,0 +1,439 @@
+// dice_loss: validate -> canonical [B, C, D] layout -> pass 1 (per-(b, c) sums, deterministic)
+// -> f per group -> reduce; the backward adds pass 2 (the gradient, position by position,
+// chained through the activation).
+//
+// Pass 1 cuts each batch item's D positions into blocks whose size depends only on the shape;
+// each block adds its per-channel sums in position order into its own slot, and the slots are
+// then added in (b, block) order by one thread: bitwise identical results for any thread count.
+// Class-id targets are never expanded to one-hot tensors: t_c = [c == id] is computed inline.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/class_args.hpp"
+#include "core/layout.hpp"
+#include "core/outputs.hpp"
+#include "core/parallel.hpp"
+#include "losskit/segmentation.hpp"
+
+namespace losskit {
+namespace {
+
+using detail::Pass;
+constexpr std::string_view kFn = "dice_loss";
+
+enum class Act { None, Sigmoid, Softmax };
+/// How tp, P and G are formed (MONAI compute_tp_fp_fn): Product is ord 1 without soft_label
+/// (tp = sum p t); Norm1 / Norm2 are the norm forms with ord 1 / 2 (tp = (P + G - |p - t|^k) / 2).
+enum class Form { Product, Norm1, Norm2 };
+/// What the target holds: Dense values t[b, c, d]; OneHot class ids (one per position) to
+/// encode as t_c = [c == id]; Binary ids of a single-channel input used as values (0 or 1).
+enum class TKind { Dense, OneHot, Binary };
+
+inline double sgn(double v) { return static_cast<double>((v > 0) - (v < 0)); }
+
+/// Activation of one position's channel row into p[0..C).
+template <class T>
+void activate(const detail::NCD<const T>& x, std::int64_t b, std::int64_t d, Act act, double* p) {
+  const std::int64_t C = x.C;
+  const T* xr = &x.at(b, 0, d);
+  switch (act) {
+    case Act::None:
+      for (std::int64_t c = 0; c < C; ++c) p[c] = static_cast<double>(xr[c * x.sC]);
+      break;
+    case Act::Sigmoid:
+      for (std::int64_t c = 0; c < C; ++c) {
+        const double v = static_cast<double>(xr[c * x.sC]);
+        if (v >= 0) {
+          p[c] = 1.0 / (1.0 + std::exp(-v));
+        } else {
+          const double e = std::exp(v);
+          p[c] = e / (1.0 + e);
+        }
+      }
+      break;
+    case Act::Softmax: {
+      double m = -std::numeric_limits<double>::infinity();
+      for (std::int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(xr[c * x.sC]));
+      double s = 0;
+      for (std::int64_t c = 0; c < C; ++c) {
+        p[c] = std::exp(static_cast<double>(xr[c * x.sC]) - m);  // NaN for a row of -inf, as torch
+        s += p[c];
+      }
+      for (std::int64_t c = 0; c < C; ++c) p[c] /= s;
+      break;
+    }
+  }
+}
+
+/// "[1, 0, 2]": the multi-index of flat position `pos` in `shape`.
+std::string index_str(const Shape& shape, std::int64_t pos) {
+  std::int64_t sub[kMaxDims] = {};
+  for (int k = shape.ndim() - 1; k >= 0; --k) {
+    sub[k] = shape[k] > 0 ? pos % shape[k] : 0;
+    pos = shape[k] > 0 ? pos / shape[k] : 0;
+  }
+  std::ostringstream os;
+  for (int k = 0; k < shape.ndim(); ++k) os << (k ? ", " : "") << sub[k];
+  return os.str();
+}
+
+/// The validated call, in canonical form.
+template <class T, class TT>
+struct Plan {
+  detail::NCD<const T> x;
+  detail::NCD<const TT> tdense;  ///< TKind::Dense
+  detail::ND<const TT> tids;     ///< TKind::OneHot / Binary
+  TKind tkind = TKind::Dense;
+  Act act = Act::None;
+  Form form = Form::Product;
+  std::int64_t B = 0, C = 0, D = 0, c0 = 0, Cp = 0;
+  bool batch = false;
+};
+
+/// True when a class-id value is valid for this plan.
+template <class TT>
+bool id_ok(TT v, TKind k, std::int64_t C) {
+  if (k == TKind::Binary) return v == TT(0) || v == TT(1);
+  if constexpr (std::is_integral_v<TT>) {
+    return v >= 0 && v < C;
+  } else {
+    return v >= TT(0) && v < static_cast<TT>(C) && std::floor(v) == v;
+  }
+}
+
+template <class TT>
+[[noreturn]] void fail_id(const Shape& tshape, std::int64_t pos, TT v, TKind k, std::int64_t C) {
+  using detail::fail;
+  const std::string at = index_str(tshape, pos);
+  if (k == TKind::Binary)
+    fail(ErrorKind::Index, kFn, "target[", at, "] = ", v,
+         " is not 0 or 1 (a single-channel input takes a binary mask as class ids)");
+  if constexpr (!std::is_integral_v<TT>) {
+    if (!(std::floor(v) == v))
+      fail(ErrorKind::Value, kFn, "target[", at, "] = ", v, " is not an integer class id in [0, ", C,
+           ") (to_onehot_y)");
+  }
+  fail(ErrorKind::Index, kFn, "target[", at, "] = ", v, " is outside [0, ", C, ")");
+}
+
+/// Pass 1: per-(b, c') sums {s0, P-part, G-part}, c' = c - c0, laid out [B][Cp][3].
+/// Returns the flat (b * D + d) position of the first invalid class id, or -1.
+template <class T, class TT>
+std::int64_t sum_pass(const Plan<T, TT>& pl, std::vector<double>& S) {
+  using namespace detail;
+  const std::int64_t B = pl.B, C = pl.C, D = pl.D, Cp = pl.Cp, c0 = pl.c0;
+  const std::int64_t K = 3 * Cp;
+  S.assign(static_cast<std::size_t>(B * K), 0.0);
+  if (B == 0 || D == 0 || Cp == 0) return -1;
+  const std::int64_t bs = block_size(D, std::max<std::int64_t>(64, 8192 / std::max<std::int64_t>(C, 1)));
+  const std::int64_t nblk = (D + bs - 1) / bs;
+  const std::int64_t ntask = B * nblk;
+  std::vector<double> partial(static_cast<std::size_t>(ntask * K), 0.0);
+  std::vector<std::int64_t> bad(static_cast<std::size_t>(ntask), -1);
+  // Threads only pay off from a few thousand elements per thread; the grain changes which
+  // thread adds a block, never the order of the sums.
+  const std::int64_t task_work = std::min(bs, D) * C;
+  parallel_for(ntask, std::max<std::int64_t>(1, 16384 / task_work), [&](std::int64_t tb, std::int64_t te) {
+    std::vector<double> p(static_cast<std::size_t>(C));
+    for (std::int64_t task = tb; task < te; ++task) {
+      const std::int64_t b = task / nblk, blk = task % nblk;
+      const std::int64_t d_end = std::min(D, (blk + 1) * bs);
+      double* acc = &partial[static_cast<std::size_t>(task * K)];
+      for (std::int64_t d = blk * bs; d < d_end; ++d) {
+        std::int64_t id = -1;
+        double tval = 0;  // Binary
+        if (pl.tkind != TKind::Dense) {
+          const TT v = pl.tids.at(b, d);
+          if (!id_ok(v, pl.tkind, C)) {
+            if (bad[static_cast<std::size_t>(task)] < 0) bad[static_cast<std::size_t>(task)] = b * D + d;
+            continue;
+          }
+          id = static_cast<std::int64_t>(v);
+          tval = static_cast<double>(v);
+        }
+        activate(pl.x, b, d, pl.act, p.data());
+        for (std::int64_t c = c0; c < C; ++c) {
+          double t;
+          if (pl.tkind == TKind::Dense) t = static_cast<double>(pl.tdense.at(b, c, d));
+          else if (pl.tkind == TKind::OneHot) t = (c == id) ? 1.0 : 0.0;
+          else t = tval;
+          const double pc = p[static_cast<std::size_t>(c)];
+          double* a = acc + 3 * (c - c0);
+          switch (pl.form) {
+            case Form::Product: a[0] += pc * t; a[1] += pc; a[2] += t; break;
+            case Form::Norm1: a[0] += std::fabs(pc - t); a[1] += std::fabs(pc); a[2] += std::fabs(t); break;
+            case Form::Norm2: a[0] += (pc - t) * (pc - t); a[1] += pc * pc; a[2] += t * t; break;
+          }
+        }
+      }
+    }
+  });
+  for (std::int64_t task = 0; task < ntask; ++task)
+    if (bad[static_cast<std::size_t>(task)] >= 0) return bad[static_cast<std::size_t>(task)];
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t blk = 0; blk < nblk; ++blk) {
+      const double* src = &partial[static_cast<std::size_t>((b * nblk + blk) * K)];
+      double* dst = &S[static_cast<std::size_t>(b * K)];
+      for (std::int64_t k = 0; k < K; ++k) dst[k] += src[k];
+    }
+  return -1;
+}
+
+/// f of one group and the two coefficients of its gradient: df/dp_i = alpha tp'_i + beta P'_i.
+struct GroupResult {
+  double f = 0, alpha = 0, beta = 0;
+};
+GroupResult group_result(Form form, const double* s, double snr, double sdr, bool jaccard) {
+  const double P = s[1], G = s[2];
+  const double tp = form == Form::Product ? s[0] : (P + G - s[0]) / 2;
+  const double N = 2 * tp + snr;
+  GroupResult r;
+  if (!jaccard) {
+    const double Dd = P + G + sdr;
+    r.f = 1.0 - N / Dd;
+    r.alpha = -2.0 / Dd;
+    r.beta = N / (Dd * Dd);
+  } else {
+    const double Dd = 2 * (P + G - tp) + sdr;
+    r.f = 1.0 - N / Dd;
+    r.alpha = -2.0 / Dd - 2.0 * N / (Dd * Dd);
+    r.beta = 2.0 * N / (Dd * Dd);
+  }
+  return r;
+}
+
+template <class T, class TT>
+void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out, ConstView<T> grad_output,
+         TensorView<T> grad_input, const DiceLossOptions<T>& o, Tensor<T>* owned = nullptr) {
+  using namespace detail;
+  constexpr bool kIntTarget = std::is_integral_v<TT>;
+  const Reduction r = o.reduction;
+  // ---- options ----
+  check_reduction(kFn, r);
+  if (o.sigmoid && o.softmax)
+    fail(ErrorKind::Value, kFn, "sigmoid = true and softmax = true are not compatible; set at most one");
+  // ---- shapes ----
+  check_data(kFn, "input", input);
+  check_data(kFn, "target", target);
+  const int nd = input.ndim();
+  if (nd < 3)
+    fail(ErrorKind::Shape, kFn, "input must have shape (B, C, d1, ..., dK) with at least one spatial dim, got ",
+         input.shape().str());
+  Plan<T, TT> pl;
+  pl.B = input.size(0);
+  pl.C = input.size(1);
+  if (pl.C == 0) fail(ErrorKind::Shape, kFn, "input of shape ", input.shape().str(), " has no channels");
+  const bool multi = pl.C > 1;  // MONAI ignores softmax, to_onehot_y and include_background for C == 1
+  pl.act = o.sigmoid ? Act::Sigmoid : (o.softmax && multi ? Act::Softmax : Act::None);
+  pl.c0 = (!o.include_background && multi) ? 1 : 0;
+  pl.Cp = pl.C - pl.c0;
+  pl.form = o.squared_pred ? Form::Norm2 : (o.soft_label ? Form::Norm1 : Form::Product);
+  pl.batch = o.batch;
+  Shape ids_shape = input.shape();  // (B, 1, d1..dK)
+  ids_shape[1] = 1;
+  int ids_nb = 2;  // dims of the ids' batch group: (B, 1) or (B)
+  if constexpr (kIntTarget) {
+    const Shape no_ch = drop_dim(input.shape(), 1);
+    if (target.shape() == no_ch) {
+      ids_nb = 1;
+    } else if (!(target.shape() == ids_shape)) {
+      fail(ErrorKind::Shape, kFn, "target has shape ", target.shape().str(), " but input has shape ",
+           input.shape().str(), "; class ids must have shape ", ids_shape.str(), " or ", no_ch.str());
+    }
+    pl.tkind = multi ? TKind::OneHot : TKind::Binary;
+  } else {
+    if (o.to_onehot_y && multi) {
+      if (!(target.shape() == ids_shape))
+        fail(ErrorKind::Shape, kFn, "target has shape ", target.shape().str(), " but input has shape ",
+             input.shape().str(), "; with to_onehot_y the target holds class ids of shape ", ids_shape.str());
+      pl.tkind = TKind::OneHot;
+    } else {
+      if (!(target.shape() == input.shape())) {
+        Shape ti = input.shape(), tt = target.shape();
+        if (pl.c0 == 1 && tt.ndim() >= 2) {
+          ti[1] -= 1;
+          tt[1] = std::max<std::int64_t>(tt[1] - 1, 0);
+        }
+        fail(ErrorKind::Shape, kFn, "target has shape ", target.shape().str(), " but input has shape ",
+             input.shape().str(), "; they must match (after background removal: target ", tt.str(), ", input ",
+             ti.str(), ")", (o.to_onehot_y ? " (to_onehot_y is ignored for a single-channel input)" : ""));
+      }
+      pl.tkind = TKind::Dense;
+    }
+  }
+  // ---- weight ----
+  const bool has_w = !o.weight.empty();
+  if (has_w) {
+    if (static_cast<std::int64_t>(o.weight.size()) != pl.Cp)
+      fail(ErrorKind::Shape, kFn, "weight has ", o.weight.size(), " entries but there are ", pl.Cp,
+           " classes after background removal (input has ", pl.C, " channels, include_background = ",
+           (o.include_background ? "true" : "false"), ")");
+    for (std::size_t i = 0; i < o.weight.size(); ++i)
+      if (!(o.weight[i] >= T(0)))
+        fail(ErrorKind::Value, kFn, "weight[", i, "] = ", static_cast<double>(o.weight[i]), " must be >= 0");
+  }
+  const bool use_w = has_w && pl.Cp != 1;  // MONAI applies weight only with more than one class
+  // ---- outputs ----
+  Shape none_shape;
+  if (!pl.batch) none_shape.push_back(pl.B);
+  none_shape.push_back(pl.Cp);
+  for (int k = 2; k < nd; ++k) none_shape.push_back(1);
+  const std::int64_t groups = none_shape.numel();
+  if (owned) out = allocate(*owned, out_shape_of(r, none_shape));
+  if (has_forward(pass)) {
+    check_output(kFn, "out", out, out_shape_of(r, none_shape));
+    check_no_overlap(kFn, "out", out, named("input", input), named("target", target));
+  }
+  double g_scalar = 1.0;
+  if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(kFn, r, grad_output, none_shape);
+  if (has_backward(pass)) {
+    check_output(kFn, "grad_input", grad_input, input.shape());
+    check_no_overlap(kFn, "grad_input", grad_input, named("input", input), named("target", target),
+                     named("grad_output", grad_output), named("out", ConstView<T>(out)));
+  }
+  // ---- canonical layouts ----
+  Staged<const T> in_stage(input, !ncd_ok(input, 1), false);
+  pl.x = ncd_of(in_stage.view(), 1);
+  pl.D = pl.x.D;
+  Staged<const TT> tg_stage;
+  if (pl.tkind == TKind::Dense) {
+    tg_stage = Staged<const TT>(target, !ncd_ok(target, 1), false);
+    pl.tdense = ncd_of(tg_stage.view(), 1);
+  } else {
+    const bool ok = collapsible(target, 0, ids_nb) && collapsible(target, ids_nb, target.ndim());
+    tg_stage = Staged<const TT>(target, !ok, false);
+    pl.tids = nd_of(tg_stage.view(), ids_nb);
+  }
+  // ---- pass 1 (also the last check: every class id) ----
+  std::vector<double> S;
+  const std::int64_t bad = sum_pass(pl, S);
+  if (bad >= 0) {
+    const std::int64_t b = bad / pl.D, d = bad % pl.D;
+    fail_id(target.shape(), bad, pl.tids.at(b, d), pl.tkind, pl.C);
+  }
+  // ---- validation done: from here on outputs are written ----
+  const std::int64_t Cp = pl.Cp;
+  std::vector<GroupResult> res(static_cast<std::size_t>(groups));
+  for (std::int64_t g = 0; g < groups; ++g) {
+    double s[3] = {0, 0, 0};
+    if (pl.batch) {
+      for (std::int64_t b = 0; b < pl.B; ++b)
+        for (int k = 0; k < 3; ++k) s[k] += S[static_cast<std::size_t>((b * Cp + g) * 3 + k)];
+    } else {
+      for (int k = 0; k < 3; ++k) s[k] = S[static_cast<std::size_t>(g * 3 + k)];
+    }
+    GroupResult gr = group_result(pl.form, s, o.smooth_nr, o.smooth_dr, o.jaccard);
+    if (use_w) {
+      const double w = static_cast<double>(o.weight[static_cast<std::size_t>(g % Cp)]);
+      gr.f *= w;
+      gr.alpha *= w;
+      gr.beta *= w;
+    }
+    res[static_cast<std::size_t>(g)] = gr;
+  }
+  const double denom = static_cast<double>(groups);
+  if (has_forward(pass)) {
+    if (r == Reduction::None) {
+      for (std::int64_t g = 0; g < groups; ++g) out.flat(g) = static_cast<T>(res[static_cast<std::size_t>(g)].f);
+    } else {
+      double sum = 0;
+      for (const auto& gr : res) sum += gr.f;
+      out.flat(0) = static_cast<T>(reduce_value(r, sum, denom));
+    }
+  }
+  if (!has_backward(pass)) return;
+  // Per-group gradient coefficients, times the reduction's factor and the upstream gradient.
+  std::vector<double> A(static_cast<std::size_t>(groups)), Bc(static_cast<std::size_t>(groups));
+  for (std::int64_t g = 0; g < groups; ++g) {
+    double scale = reduce_scale(r, g_scalar, denom);
+    if (r == Reduction::None && pass == Pass::Backward) scale = static_cast<double>(grad_output.flat(g));
+    A[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].alpha;
+    Bc[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].beta;
+  }
+  Staged<T> grad_stage(grad_input, !ncd_ok(grad_input, 1), true);
+  const NCD<T> gi = ncd_of(grad_stage.view(), 1);
+  const std::int64_t B = pl.B, C = pl.C, D = pl.D, c0 = pl.c0;
+  parallel_for(B * D, std::max<std::int64_t>(1, 8192 / C), [&](std::int64_t rb, std::int64_t re) {
+    std::vector<double> p(static_cast<std::size_t>(C)), u(static_cast<std::size_t>(C));
+    for (std::int64_t row = rb; row < re; ++row) {
+      const std::int64_t b = row / D, d = row % D;
+      activate(pl.x, b, d, pl.act, p.data());
+      std::int64_t id = -1;
+      double tval = 0;
+      if (pl.tkind != TKind::Dense) {
+        const TT v = pl.tids.at(b, d);
+        id = static_cast<std::int64_t>(v);
+        tval = static_cast<double>(v);
+      }
+      for (std::int64_t c = 0; c < c0; ++c) u[static_cast<std::size_t>(c)] = 0;
+      for (std::int64_t c = c0; c < C; ++c) {
+        double t;
+        if (pl.tkind == TKind::Dense) t = static_cast<double>(pl.tdense.at(b, c, d));
+        else if (pl.tkind == TKind::OneHot) t = (c == id) ? 1.0 : 0.0;
+        else t = tval;
+        const double pc = p[static_cast<std::size_t>(c)];
+        const std::size_t g = static_cast<std::size_t>(pl.batch ? (c - c0) : b * Cp + (c - c0));
+        double dtp, dP;
+        switch (pl.form) {
+          case Form::Product: dtp = t; dP = 1.0; break;
+          case Form::Norm1: dtp = (sgn(pc) - sgn(pc - t)) / 2; dP = sgn(pc); break;
+          default: dtp = t; dP = 2.0 * pc; break;  // Norm2: (2p - 2(p - t)) / 2 = t
+        }
+        u[static_cast<std::size_t>(c)] = A[g] * dtp + Bc[g] * dP;
+      }
+      T* gr = &gi.at(b, 0, d);
+      switch (pl.act) {
+        case Act::None:
+          for (std::int64_t c = 0; c < C; ++c) gr[c * gi.sC] = static_cast<T>(u[static_cast<std::size_t>(c)]);
+          break;
+        case Act::Sigmoid:
+          for (std::int64_t c = 0; c < C; ++c) {
+            const double pc = p[static_cast<std::size_t>(c)];
+            gr[c * gi.sC] = static_cast<T>(u[static_cast<std::size_t>(c)] * pc * (1.0 - pc));
+          }
+          break;
+        case Act::Softmax: {
+          double pu = 0;
+          for (std::int64_t c = 0; c < C; ++c) pu += p[static_cast<std::size_t>(c)] * u[static_cast<std::size_t>(c)];
+          for (std::int64_t c = 0; c < C; ++c)
+            gr[c * gi.sC] = static_cast<T>(p[static_cast<std::size_t>(c)] * (u[static_cast<std::size_t>(c)] - pu));
+          break;
+        }
+      }
+    }
+  });
+  grad_stage.flush();
+}
+
+}  // namespace
+
+#define LOSSKIT_DICE_API(T, TT)                                                                                   \
+  void dice_loss(ConstView<T> input, ConstView<TT> target, TensorView<T> out, const DiceLossOptions<T>& opts) {  \
+    run<T, TT>(Pass::Forward, input, target, out, {}, {}, opts);                                                 \
+  }                                                                                                              \
+  Tensor<T> dice_loss(ConstView<T> input, ConstView<TT> target, const DiceLossOptions<T>& opts) {               \
+    Tensor<T> out;                                                                                               \
+    run<T, TT>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                            \
+    return out;                                                                                                  \
+  }                                                                                                              \
+  void dice_loss_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<TT> target,                   \
+                          TensorView<T> grad_input, const DiceLossOptions<T>& opts) {                            \
+    run<T, TT>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                                \
+  }                                                                                                              \
+  void dice_loss_forward_backward(ConstView<T> input, ConstView<TT> target, TensorView<T> out,                  \
+                                  TensorView<T> grad_input, const DiceLossOptions<T>& opts) {                    \
+    run<T, TT>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                                 \
+  }
+
+LOSSKIT_DICE_API(float, float)
+LOSSKIT_DICE_API(double, double)
+LOSSKIT_DICE_API(float, std::int64_t)
+LOSSKIT_DICE_API(double, std::int64_t)
+
+}  // namespace losskit
