@@ -127,7 +127,7 @@ void cross_entropy_forward_backward(ConstView<double> input, ConstView<double> t
 //   error: for logits use binary_cross_entropy_with_logits). target: the same shape.
 //   l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))
 //   Each log is clamped at -100, so l(0, 1) = 100. Mean is the plain mean (not by weights).
-//   d l / d x = w * (x - y) / max(x * (1 - x), 1e-12)
+//   d l / d x = w * (x - y) / max(x * (1 - x), 1e-12)   (1e-12 rounded to float, as PyTorch does)
 //   weight: optional, broadcast to the input's shape (NumPy rules).
 // Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (binary_cross_entropy_*).
 // ---------------------------------------------------------------------------------------------

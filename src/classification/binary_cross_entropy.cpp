@@ -23,8 +23,9 @@ struct BCEOp {
   static V log_1mx(V x) { return std::max(std::log1p(-x), V(-100)); }
   template <class V>
   V loss(V x, V y) const { return (y - V(1)) * log_1mx(x) - y * log_x(x); }
+  // PyTorch's EPSILON is the float 1e-12 (9.99999996e-13) in both dtypes.
   template <class V>
-  V dx(V x, V y) const { return (x - y) / std::max((V(1) - x) * x, V(1e-12)); }
+  V dx(V x, V y) const { return (x - y) / std::max((V(1) - x) * x, static_cast<V>(1e-12f)); }
   template <class V>
   V dy(V x, V) const { return log_1mx(x) - log_x(x); }
 };

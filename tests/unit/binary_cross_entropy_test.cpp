@@ -45,8 +45,9 @@ TEST(BinaryCrossEntropy, ValuesAndClamps) {
   std::vector<double> g(5), one(5, 1.0);
   binary_cross_entropy_backward(ConstView<double>(one.data(), {5}), ConstView<double>(x, {5}), ConstView<double>(y, {5}),
                                 TensorView<double>(g.data(), {5}), {.reduction = Reduction::None});
-  EXPECT_EQ(g[0], -1e12);  // (x - y) / max(x (1 - x), 1e-12)
-  EXPECT_EQ(g[1], 1e12);
+  const double eps = static_cast<double>(1e-12f);  // PyTorch's EPSILON is a float
+  EXPECT_EQ(g[0], -1 / eps);  // (x - y) / max(x (1 - x), 1e-12)
+  EXPECT_EQ(g[1], 1 / eps);
   EXPECT_EQ(g[2], 0);
   EXPECT_EQ(g[3], 0);
   EXPECT_NEAR(g[4], (0.3 - 0.25) / (0.3 * 0.7), 1e-15);
