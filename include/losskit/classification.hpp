@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 
+#include "losskit/dtype.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
 
@@ -52,6 +53,23 @@ void nll_loss_forward_backward(ConstView<float> input, ConstView<std::int64_t> t
                                TensorView<float> grad_input, const NLLLossOptions<float>& opts = {});
 void nll_loss_forward_backward(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
                                TensorView<double> grad_input, const NLLLossOptions<double>& opts = {});
+// 16-bit log-probabilities: float32 weights, loss and grad_output; the gradient in the input's
+// dtype or in float32, chosen by grad_input's type.
+#define LOSSKIT_DECLARE_NLL_16(T)                                                                                 \
+  void nll_loss(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,                       \
+                const NLLLossOptions<float>& opts = {});                                                          \
+  Tensor<float> nll_loss(ConstView<T> input, ConstView<std::int64_t> target, const NLLLossOptions<float>& opts = {}); \
+  void nll_loss_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,       \
+                         TensorView<T> grad_input, const NLLLossOptions<float>& opts = {});                       \
+  void nll_loss_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,       \
+                         TensorView<float> grad_input, const NLLLossOptions<float>& opts = {});                   \
+  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,      \
+                                 TensorView<T> grad_input, const NLLLossOptions<float>& opts = {});               \
+  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,      \
+                                 TensorView<float> grad_input, const NLLLossOptions<float>& opts = {});
+LOSSKIT_DECLARE_NLL_16(bfloat16)
+LOSSKIT_DECLARE_NLL_16(float16)
+#undef LOSSKIT_DECLARE_NLL_16
 
 // ---------------------------------------------------------------------------------------------
 // cross_entropy: softmax cross-entropy of logits (torch.nn.functional.cross_entropy).
@@ -119,6 +137,26 @@ void cross_entropy_forward_backward(ConstView<float> input, ConstView<float> tar
 void cross_entropy_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
                                     TensorView<double> grad_input, const CrossEntropyOptions<double>& opts = {});
 
+// 16-bit logits (bfloat16 or float16) with class-id targets: computed in float32 (float64 row
+// sums), the loss is float32, weights and grad_output are float32; the gradient is written in
+// the logits' dtype (rounded to nearest even) or in float32, chosen by grad_input's type.
+// inplace_grad works with a gradient in the logits' dtype.
+#define LOSSKIT_DECLARE_CE_16(T)                                                                                  \
+  void cross_entropy(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,                  \
+                     const CrossEntropyOptions<float>& opts = {});                                                \
+  Tensor<float> cross_entropy(ConstView<T> input, ConstView<std::int64_t> target,                                \
+                              const CrossEntropyOptions<float>& opts = {});                                       \
+  void cross_entropy_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,  \
+                              TensorView<T> grad_input, const CrossEntropyOptions<float>& opts = {});             \
+  void cross_entropy_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,  \
+                              TensorView<float> grad_input, const CrossEntropyOptions<float>& opts = {});         \
+  void cross_entropy_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out, \
+                                      TensorView<T> grad_input, const CrossEntropyOptions<float>& opts = {});     \
+  void cross_entropy_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out, \
+                                      TensorView<float> grad_input, const CrossEntropyOptions<float>& opts = {});
+LOSSKIT_DECLARE_CE_16(bfloat16)
+LOSSKIT_DECLARE_CE_16(float16)
+#undef LOSSKIT_DECLARE_CE_16
 
 // ---------------------------------------------------------------------------------------------
 // binary_cross_entropy: BCE of probabilities (torch.nn.functional.binary_cross_entropy).

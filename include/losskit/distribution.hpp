@@ -16,10 +16,11 @@ namespace losskit {
 //   input: log-probabilities log q (any shape). target: the same shape, probabilities p
 //   (log-probabilities log p when log_target).
 //   pointwise   l = p (log p - input)        (0 where p == 0, also when input is -inf)
-//   log_target  l = exp(t) (t - input)
+//   log_target  l = exp(t) (t - input)       (0 where t == -inf, also when input is -inf)
 //   Mean divides by the number of elements, BatchMean by input.size(0) (the true KL per sample).
 //   d l / d input  = -p                 (log_target: -exp(t))
-//   d l / d target = log p + 1 - input  (0 where p == 0; log_target: exp(t)(t - input + 1))
+//   d l / d target = log p + 1 - input  (0 where p == 0; log_target: exp(t)(t - input + 1), 0 where
+//                                        t == -inf)
 //   A negative p gives NaN, as in PyTorch.
 // Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (kl_div), torch/nn/functional.py.
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 #include "losskit/classification.hpp"
 #include "losskit/distribution.hpp"
+#include "losskit/dtype.hpp"
 #include "losskit/error.hpp"
 #include "losskit/margin.hpp"
 #include "losskit/reduction.hpp"

@@ -1,6 +1,8 @@
 // losskit/threading.hpp: how many threads losskit's kernels use.
 #pragma once
 
+#include <string>
+
 namespace losskit {
 
 /// Sets the number of threads losskit uses (n >= 1). The default is the environment variable
@@ -10,5 +12,9 @@ namespace losskit {
 void set_num_threads(int n);
 /// The number of threads the next call will use.
 int get_num_threads();
+
+/// The SIMD instruction set losskit's kernels dispatch to on this CPU ("AVX3" = AVX-512,
+/// "AVX2", "SSE4", ...), chosen at run time among those compiled in.
+std::string simd_target();
 
 }  // namespace losskit

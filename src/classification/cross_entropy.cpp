@@ -8,6 +8,7 @@
 #include "core/class_args.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/softmax.hpp"
 #include "kernels/softmax_row.hpp"
 #include "losskit/classification.hpp"
 
@@ -24,9 +25,9 @@ void check_options(const CrossEntropyOptions<T>& o) {
 }
 
 /// Output checks common to both target kinds.
-template <class T, class TT>
-void check_outputs(Pass pass, const CrossEntropyOptions<T>& o, const Shape& loss_shape, ConstView<T> input,
-                   ConstView<TT> target, TensorView<T> out, ConstView<T> grad_output, TensorView<T> grad_input) {
+template <class T, class TT, class A, class G>
+void check_outputs(Pass pass, const CrossEntropyOptions<A>& o, const Shape& loss_shape, ConstView<T> input,
+                   ConstView<TT> target, TensorView<A> out, ConstView<A> grad_output, TensorView<G> grad_input) {
   using namespace detail;
   if (has_forward(pass)) {
     check_output(kFn, "out", out, out_shape_of(o.reduction, loss_shape));
@@ -36,7 +37,8 @@ void check_outputs(Pass pass, const CrossEntropyOptions<T>& o, const Shape& loss
     check_output(kFn, "grad_input", grad_input, input.shape());
     check_no_overlap(kFn, "grad_input", grad_input, named("target", target), named("grad_output", grad_output));
     if (has_forward(pass)) check_no_overlap(kFn, "grad_input", grad_input, named("out", out));
-    const bool inplace = o.inplace_grad && pass == Pass::ForwardBackward && same_view(grad_input, input);
+    const bool inplace =
+        std::is_same_v<T, G> && o.inplace_grad && pass == Pass::ForwardBackward && same_view(grad_input, input);
     if (!inplace) {
       if (same_view(grad_input, input) && o.inplace_grad)
         fail(ErrorKind::Runtime, kFn, "inplace_grad is only supported by cross_entropy_forward_backward");
@@ -46,20 +48,22 @@ void check_outputs(Pass pass, const CrossEntropyOptions<T>& o, const Shape& loss
 }
 
 // ----------------------------------------------------------------------------- class ids -----
-template <class T>
-void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out,
-             ConstView<T> grad_output, TensorView<T> grad_input, const CrossEntropyOptions<T>& o,
-             Tensor<T>* owned = nullptr) {
+/// T: the logits' dtype; G: the gradient's; A: weights, losses and upstream gradients (float
+/// for 16-bit logits, else T).
+template <class T, class G = T, class A = T>
+void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorView<A> out,
+             ConstView<A> grad_output, TensorView<G> grad_input, const CrossEntropyOptions<A>& o,
+             Tensor<A>* owned = nullptr) {
   using namespace detail;
   check_options(o);
-  ClassArgs<T> a;
+  ClassArgs<T, A> a;
   prepare_class_args<T>(kFn, a, input, target, o.weight, o.ignore_index);
   const Reduction r = o.reduction;
   if (owned) out = allocate(*owned, out_shape_of(r, a.loss_shape));
   check_outputs(pass, o, a.loss_shape, input, target, out, grad_output, grad_input);
   double g_scalar = 1.0;
   if (pass == Pass::Backward) {
-    g_scalar = scalar_grad_output<T>(kFn, r, grad_output, a.loss_shape);
+    g_scalar = scalar_grad_output<A>(kFn, r, grad_output, a.loss_shape);
     if (r == Reduction::None) {
       a.grad_out_stage = stage_loss_shaped(grad_output, false);
       a.g = nd_view_of_loss(a.grad_out_stage.view(), a.class_dim);
@@ -67,7 +71,7 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
   }
   // ---- validation done: from here on outputs are written ----
   const std::int64_t C = a.x.C, D = a.x.D, rows = a.x.rows();
-  const T* w = o.weight.empty() ? nullptr : o.weight.data();
+  const A* w = o.weight.empty() ? nullptr : o.weight.data();
   double w_total = static_cast<double>(C);
   if (w) {
     w_total = 0;
@@ -76,57 +80,66 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
   const double e = o.label_smoothing;
   const double eC = C > 0 ? e / static_cast<double>(C) : 0.0;
 
-  Staged<T> out_stage;
-  ND<T> out_nd{};
+  Staged<A> out_stage;
+  ND<A> out_nd{};
   if (has_forward(pass) && r == Reduction::None) {
     out_stage = stage_loss_shaped(out, true);
     out_nd = nd_view_of_loss(out_stage.view(), a.class_dim);
   }
-  Staged<T> grad_stage;
-  NCD<T> gi{};
+  Staged<G> grad_stage;
+  NCD<G> gi{};
   if (has_backward(pass)) {
-    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
+    grad_stage = Staged<G>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
     gi = ncd_of(grad_stage.view(), a.class_dim);
   }
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, a.total_weight);
 
-  const auto sums = parallel_sum<1>(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1)),
-                                    [&](std::int64_t b, std::int64_t end) {
-    double acc = 0;
-    for (std::int64_t i = b; i < end; ++i) {
-      const std::int64_t n = i / D, d = i % D;
-      const std::int64_t y = a.y.at(n, d);
-      const T* x = &a.x.at(n, 0, d);
-      T* g = has_backward(pass) ? &gi.at(n, 0, d) : nullptr;
-      if (y == o.ignore_index) {
-        if (has_forward(pass) && r == Reduction::None) out_nd.at(n, d) = T(0);
-        if (g) kernels::fill_row(g, gi.sC, C, T(0));
-        continue;
-      }
-      const double wy = w ? static_cast<double>(w[y]) : 1.0;
-      const kernels::RowStats st = kernels::row_stats(x, a.x.sC, C, w, e > 0);
-      // loss_i = (1-e) * wy * (lse - x_y) + eC * (W lse - sum_c w_c x_c)
-      const double lse = st.lse;
-      double li = (1.0 - e) * wy * (lse - static_cast<double>(x[y * a.x.sC]));
-      if (e > 0) li += eC * (w_total * lse - st.wsum_x);
-      if (has_forward(pass)) {
-        if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
-        else acc += li;
-      }
-      if (g) {
-        const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
-        // dloss/dx_c = ((1-e) wy + eC W) p_c - (1-e) wy [c == y] - eC w_c
-        const double A = (1.0 - e) * wy + eC * w_total;
-        kernels::softmax_grad_row(x, a.x.sC, g, gi.sC, C, lse, A * gs, eC * gs, w);
-        g[y * gi.sC] = static_cast<T>(static_cast<double>(g[y * gi.sC]) - (1.0 - e) * wy * gs);
-      }
+  const kernels::CeConsts k{.e = e, .eC = eC, .W = w_total};
+  const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1));
+  detail::Sums<1> sums{};
+  // Fast path: rows of contiguous float32/bfloat16/float16 logits (and gradient) -> SIMD kernels.
+  bool done = false;
+  if constexpr (std::is_same_v<A, float>) {
+    if (D == 1 && (a.x.sC == 1 || C == 1) && (!has_backward(pass) || gi.sC == 1 || C == 1)) {
+      kernels::CeIdsRows<T, G> rows_args{
+          .x = a.x.data, .sx = a.x.sN, .C = C, .y = a.y.data, .sy = a.y.sN, .ignore_index = o.ignore_index,
+          .w = w, .k = k, .g = has_backward(pass) ? gi.data : nullptr, .sg = gi.sN, .gs = scale,
+          .gvec = use_g_tensor ? a.g.data : nullptr, .sgv = a.g.sN,
+          .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .so = out_nd.sN,
+          .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
+      sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
+        return Sums<1>{kernels::ce_ids_rows(rows_args, b, end)};
+      });
+      done = true;
     }
-    return Sums<1>{acc};
-  });
+  }
+  if (!done) {
+    sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
+      double acc = 0;
+      for (std::int64_t i = b; i < end; ++i) {
+        const std::int64_t n = i / D, d = i % D;
+        const std::int64_t y = a.y.at(n, d);
+        const T* x = &a.x.at(n, 0, d);
+        G* g = has_backward(pass) ? &gi.at(n, 0, d) : nullptr;
+        if (y == o.ignore_index) {
+          if (g) kernels::fill_row(g, gi.sC, C, G{});
+          if (has_forward(pass) && r == Reduction::None) out_nd.at(n, d) = A(0);
+          continue;
+        }
+        const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
+        const double li = kernels::ce_ids_row_ref(x, a.x.sC, C, y, w, k, g, gi.sC, gs);
+        if (has_forward(pass)) {
+          if (r == Reduction::None) out_nd.at(n, d) = static_cast<A>(li);
+          else acc += li;
+        }
+      }
+      return Sums<1>{acc};
+    });
+  }
   if (has_forward(pass)) {
     if (r == Reduction::None) out_stage.flush();
-    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], a.total_weight));
+    else out.flat(0) = static_cast<A>(reduce_value(r, sums[0], a.total_weight));
   }
   if (has_backward(pass)) grad_stage.flush();
 }
@@ -253,5 +266,38 @@ LOSSKIT_CE_API(float, std::int64_t, run_ids)
 LOSSKIT_CE_API(double, std::int64_t, run_ids)
 LOSSKIT_CE_API(float, float, run_probs)
 LOSSKIT_CE_API(double, double, run_probs)
+
+// 16-bit logits (class ids): float32 weights, loss and upstream gradient; the gradient in the
+// logits' dtype or in float32.
+#define LOSSKIT_CE_16_API(T)                                                                                     \
+  void cross_entropy(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,                 \
+                     const CrossEntropyOptions<float>& opts) {                                                   \
+    run_ids<T, T, float>(Pass::Forward, input, target, out, {}, {}, opts);                                       \
+  }                                                                                                              \
+  Tensor<float> cross_entropy(ConstView<T> input, ConstView<std::int64_t> target,                               \
+                              const CrossEntropyOptions<float>& opts) {                                          \
+    Tensor<float> out;                                                                                           \
+    run_ids<T, T, float>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                  \
+    return out;                                                                                                  \
+  }                                                                                                              \
+  void cross_entropy_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target, \
+                              TensorView<T> grad_input, const CrossEntropyOptions<float>& opts) {                \
+    run_ids<T, T, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                      \
+  }                                                                                                              \
+  void cross_entropy_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target, \
+                              TensorView<float> grad_input, const CrossEntropyOptions<float>& opts) {            \
+    run_ids<T, float, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                  \
+  }                                                                                                              \
+  void cross_entropy_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out, \
+                                      TensorView<T> grad_input, const CrossEntropyOptions<float>& opts) {        \
+    run_ids<T, T, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                       \
+  }                                                                                                              \
+  void cross_entropy_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out, \
+                                      TensorView<float> grad_input, const CrossEntropyOptions<float>& opts) {    \
+    run_ids<T, float, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                   \
+  }
+
+LOSSKIT_CE_16_API(bfloat16)
+LOSSKIT_CE_16_API(float16)
 
 }  // namespace losskit

@@ -2,6 +2,8 @@
 #include "core/class_args.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/pointwise.hpp"
+#include "kernels/softmax.hpp"
 #include "losskit/classification.hpp"
 
 namespace losskit {
@@ -10,12 +12,14 @@ namespace {
 using detail::Pass;
 constexpr std::string_view kFn = "nll_loss";
 
-template <class T>
-void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out, ConstView<T> grad_output,
-         TensorView<T> grad_input, const NLLLossOptions<T>& o, Tensor<T>* owned = nullptr) {
+/// T: the input's dtype; G: the gradient's; A: weights, losses and upstream gradients (float for
+/// 16-bit inputs, else T).
+template <class T, class G = T, class A = T>
+void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorView<A> out, ConstView<A> grad_output,
+         TensorView<G> grad_input, const NLLLossOptions<A>& o, Tensor<A>* owned = nullptr) {
   using namespace detail;
   check_reduction(kFn, o.reduction);
-  ClassArgs<T> a;
+  ClassArgs<T, A> a;
   prepare_class_args<T>(kFn, a, input, target, o.weight, o.ignore_index);
   const Reduction r = o.reduction;
   double g_scalar = 1.0;
@@ -25,7 +29,7 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
     check_no_overlap(kFn, "out", out, named("input", input), named("target", target));
   }
   if (pass == Pass::Backward) {
-    g_scalar = scalar_grad_output<T>(kFn, r, grad_output, a.loss_shape);
+    g_scalar = scalar_grad_output<A>(kFn, r, grad_output, a.loss_shape);
     if (r == Reduction::None) {
       a.grad_out_stage = stage_loss_shaped(grad_output, false);
       a.g = nd_view_of_loss(a.grad_out_stage.view(), a.class_dim);
@@ -39,40 +43,46 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
   }
   // ---- validation done: from here on outputs are written ----
   const std::int64_t C = a.x.C, D = a.x.D, rows = a.x.rows();
-  const T* w = o.weight.empty() ? nullptr : o.weight.data();
+  const A* w = o.weight.empty() ? nullptr : o.weight.data();
   auto weight_of = [&](std::int64_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
 
-  Staged<T> out_stage;
-  ND<T> out_nd{};
+  Staged<A> out_stage;
+  ND<A> out_nd{};
   if (has_forward(pass) && r == Reduction::None) {
     out_stage = stage_loss_shaped(out, true);
     out_nd = nd_view_of_loss(out_stage.view(), a.class_dim);
   }
-  Staged<T> grad_stage;
-  NCD<T> gi{};
+  Staged<G> grad_stage;
+  NCD<G> gi{};
   if (has_backward(pass)) {
-    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
+    grad_stage = Staged<G>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
     gi = ncd_of(grad_stage.view(), a.class_dim);
   }
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, a.total_weight);
 
+  // A gradient of contiguous rows is zeroed block by block at memset speed (non-temporal stores
+  // when it is much larger than the caches), then the kept entries are written.
+  const bool dense_grad = has_backward(pass) && D == 1 && (gi.sC == 1 || C == 1) && (gi.sN == C || rows == 1);
+  const bool stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamOutBytes;
   const auto sums = parallel_sum<1>(rows, 1024, [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
+    if (dense_grad) kernels::zero_bytes(&gi.at(b, 0, 0), (e - b) * C * static_cast<std::int64_t>(sizeof(G)), stream);
     for (std::int64_t i = b; i < e; ++i) {
       const std::int64_t n = i / D, d = i % D;
       const std::int64_t y = a.y.at(n, d);
       const bool kept = y != o.ignore_index;
       if (has_forward(pass)) {
-        const double li = kept ? -weight_of(y) * static_cast<double>(a.x.at(n, y, d)) : 0.0;
-        if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
+        const double li = kept ? -weight_of(y) * kernels::to_f64(a.x.at(n, y, d)) : 0.0;
+        if (r == Reduction::None) out_nd.at(n, d) = static_cast<A>(li);
         else acc += li;
       }
       if (has_backward(pass)) {
-        for (std::int64_t c = 0; c < C; ++c) gi.at(n, c, d) = T(0);
+        if (!dense_grad)
+          for (std::int64_t c = 0; c < C; ++c) gi.at(n, c, d) = G{};
         if (kept) {
           const double gs = use_g_tensor ? static_cast<double>(a.g.at(n, d)) : scale;
-          gi.at(n, y, d) = static_cast<T>(-weight_of(y) * gs);
+          gi.at(n, y, d) = kernels::from_f64<G>(-weight_of(y) * gs);
         }
       }
     }
@@ -80,7 +90,7 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
   });
   if (has_forward(pass)) {
     if (r == Reduction::None) out_stage.flush();
-    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], a.total_weight));
+    else out.flat(0) = static_cast<A>(reduce_value(r, sums[0], a.total_weight));
   }
   if (has_backward(pass)) grad_stage.flush();
 }
@@ -108,5 +118,35 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
 
 LOSSKIT_NLL_API(float)
 LOSSKIT_NLL_API(double)
+
+#define LOSSKIT_NLL_16_API(T)                                                                                    \
+  void nll_loss(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,                      \
+                const NLLLossOptions<float>& opts) {                                                             \
+    run<T, T, float>(Pass::Forward, input, target, out, {}, {}, opts);                                           \
+  }                                                                                                              \
+  Tensor<float> nll_loss(ConstView<T> input, ConstView<std::int64_t> target, const NLLLossOptions<float>& opts) { \
+    Tensor<float> out;                                                                                           \
+    run<T, T, float>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                      \
+    return out;                                                                                                  \
+  }                                                                                                              \
+  void nll_loss_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,      \
+                         TensorView<T> grad_input, const NLLLossOptions<float>& opts) {                          \
+    run<T, T, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                          \
+  }                                                                                                              \
+  void nll_loss_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,      \
+                         TensorView<float> grad_input, const NLLLossOptions<float>& opts) {                      \
+    run<T, float, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                      \
+  }                                                                                                              \
+  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,     \
+                                 TensorView<T> grad_input, const NLLLossOptions<float>& opts) {                  \
+    run<T, T, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                           \
+  }                                                                                                              \
+  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,     \
+                                 TensorView<float> grad_input, const NLLLossOptions<float>& opts) {              \
+    run<T, float, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                       \
+  }
+
+LOSSKIT_NLL_16_API(bfloat16)
+LOSSKIT_NLL_16_API(float16)
 
 }  // namespace losskit

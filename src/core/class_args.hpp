@@ -83,15 +83,16 @@ double scalar_grad_output(std::string_view fn, Reduction r, const TensorView<con
   return static_cast<double>(g.flat(0));
 }
 
-/// Everything a class-id loss kernel needs, validated and in canonical form.
-template <class T>
+/// Everything a class-id loss kernel needs, validated and in canonical form. T is the input's
+/// dtype, A the dtype of weights and upstream gradients (float for 16-bit inputs, else T).
+template <class T, class A = T>
 struct ClassArgs {
   Staged<const T> input_stage;
   Staged<const std::int64_t> target_stage;
-  Staged<const T> grad_out_stage;
+  Staged<const A> grad_out_stage;
   NCD<const T> x;
   ND<const std::int64_t> y;
-  ND<const T> g;            ///< per-element upstream gradient (Reduction::None backward only)
+  ND<const A> g;            ///< per-element upstream gradient (Reduction::None backward only)
   Shape loss_shape;         ///< shape of the per-element losses
   double total_weight = 0;  ///< sum of w[y_i] over kept targets (count when unweighted)
   int class_dim = 1;
@@ -111,9 +112,9 @@ Staged<T> stage_loss_shaped(const TensorView<T>& v, bool is_output) {
 }
 
 /// Validates input, target and weight, stages non-collapsible views and checks every target.
-template <class T>
-void prepare_class_args(std::string_view fn, ClassArgs<T>& a, TensorView<const T> input,
-                        TensorView<const std::int64_t> target, std::span<const T> weight,
+template <class T, class A>
+void prepare_class_args(std::string_view fn, ClassArgs<T, A>& a, TensorView<const T> input,
+                        TensorView<const std::int64_t> target, std::span<const A> weight,
                         std::int64_t ignore_index) {
   check_data(fn, "input", input);
   check_data(fn, "target", target);

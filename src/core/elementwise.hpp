@@ -8,9 +8,14 @@
 //   template <class V> V dy(V x, V y) const;        // d loss / d y (only if grad_target is used)
 // V is the tensor's dtype (float or double): ops compute in it, as PyTorch does, so that the
 // contiguous loops vectorise.
+// An Op may also name a Highway-vectorized twin (kernels/pointwise.hpp):
+//   static constexpr kernels::PwKind kSimd = kernels::PwKind::...;
+//   kernels::PwParams simd_params() const;          // only if the kind has parameters
+// Then float32 calls whose operands are all contiguous run one SIMD sweep per block; other
+// dtypes and strided operands use the scalar loop below.
 // A loss with a per-element parameter (bce_with_logits' pos_weight, broadcast to the input's
 // shape) passes it as PointwiseArgs::aux; its Op then takes it as a third argument:
-//   loss(x, y, a), dx(x, y, a), dy(x, y, a).
+//   loss(x, y, a), dx(x, y, a), dy(x, y, a)   (scalar loop only).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +26,7 @@
 #include "core/layout.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/pointwise.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
 
@@ -127,6 +133,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
     return F{v.data(), c->extent <= 1 ? 1 : c->stride};
   };
   const auto x = flat(xs.view()), y = flat(ys.view()), w = flat(ws.view()), g = flat(gs.view());
+  const auto o = flat(os.view()), gi = flat(gis.view()), gt = flat(gts.view());
   const auto aux = flat(as.view());
   // The op's three functions, with the per-element parameter when it takes one.
   auto f_loss = [&](T xi, T yi, std::int64_t i) {
@@ -141,7 +148,6 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
     if constexpr (kAux) return op.dy(xi, yi, static_cast<T>(aux[i]));
     else { (void)i; return op.dy(xi, yi); }
   };
-  const auto o = flat(os.view()), gi = flat(gis.view()), gt = flat(gts.view());
 
   // The weighted-mean denominator needs sum(w) before the backward can scale: a cheap pre-pass.
   double denom = static_cast<double>(n);
@@ -154,6 +160,27 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T> a, co
     })[0];
   }
   const T scale = static_cast<T>(reduce_scale(r, g_scalar, denom));
+  if constexpr (std::is_same_v<T, float> && !kAux && requires { Op::kSimd; }) {
+    auto unit = [](const auto& f) { return f.p == nullptr || f.s == 1; };
+    if (unit(x) && unit(y) && unit(w) && unit(g) && unit(o) && unit(gi) && unit(gt)) {
+      kernels::PwParams params{};
+      if constexpr (requires { op.simd_params(); }) params = op.simd_params();
+      const kernels::PwArgs pa{.x = x.p, .y = y.p, .w = weighted ? w.p : nullptr, .out = out_none ? o.p : nullptr,
+                               .forward = has_forward(pass), .gi = has_backward(pass) ? gi.p : nullptr,
+                               .gt = want_gt ? gt.p : nullptr, .gvec = use_g_tensor ? g.p : nullptr, .scale = scale,
+                               .stream = n * static_cast<std::int64_t>(sizeof(float)) >= kernels::kStreamOutBytes};
+      const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
+        return Sums<1>{kernels::pointwise_block(Op::kSimd, params, pa, b, e)};
+      });
+      if (has_forward(pass)) {
+        if (out_none) os.flush();
+        else a.out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
+      }
+      if (has_backward(pass)) gis.flush();
+      if (want_gt) gts.flush();
+      return;
+    }
+  }
   const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
     for (std::int64_t i = b; i < e; ++i) {

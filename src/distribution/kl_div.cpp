@@ -12,6 +12,7 @@ using detail::Pass;
 
 /// p (log p - x), with 0 log 0 = 0 in the value and both gradients.
 struct KLOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::KLDiv;
   template <class V>
   V loss(V x, V p) const {
     if (p > V(0)) return p * (std::log(p) - x);
@@ -26,14 +27,22 @@ struct KLOp {
   }
 };
 
-/// exp(t) (t - x): target given as log-probabilities.
+/// exp(t) (t - x): target given as log-probabilities. A zero probability (t = -inf) counts 0 in
+/// the value and both gradients, as p == 0 does above (exp(-inf) * (-inf - x) would be NaN).
 struct KLLogTargetOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::KLDivLogTarget;
   template <class V>
-  V loss(V x, V t) const { return std::exp(t) * (t - x); }
+  V loss(V x, V t) const {
+    if (t == -std::numeric_limits<V>::infinity()) return V(0);
+    return std::exp(t) * (t - x);
+  }
   template <class V>
   V dx(V, V t) const { return -std::exp(t); }
   template <class V>
-  V dy(V x, V t) const { return std::exp(t) * (t - x + V(1)); }
+  V dy(V x, V t) const {
+    if (t == -std::numeric_limits<V>::infinity()) return V(0);
+    return std::exp(t) * (t - x + V(1));
+  }
 };
 
 template <class T>

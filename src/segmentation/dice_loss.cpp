@@ -37,40 +37,6 @@ enum class TKind { Dense, OneHot, Binary };
 
 inline double sgn(double v) { return static_cast<double>((v > 0) - (v < 0)); }
 
-/// Activation of one position's channel row into p[0..C).
-template <class T>
-void activate(const detail::NCD<const T>& x, std::int64_t b, std::int64_t d, Act act, double* p) {
-  const std::int64_t C = x.C;
-  const T* xr = &x.at(b, 0, d);
-  switch (act) {
-    case Act::None:
-      for (std::int64_t c = 0; c < C; ++c) p[c] = static_cast<double>(xr[c * x.sC]);
-      break;
-    case Act::Sigmoid:
-      for (std::int64_t c = 0; c < C; ++c) {
-        const double v = static_cast<double>(xr[c * x.sC]);
-        if (v >= 0) {
-          p[c] = 1.0 / (1.0 + std::exp(-v));
-        } else {
-          const double e = std::exp(v);
-          p[c] = e / (1.0 + e);
-        }
-      }
-      break;
-    case Act::Softmax: {
-      double m = -std::numeric_limits<double>::infinity();
-      for (std::int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(xr[c * x.sC]));
-      double s = 0;
-      for (std::int64_t c = 0; c < C; ++c) {
-        p[c] = std::exp(static_cast<double>(xr[c * x.sC]) - m);  // NaN for a row of -inf, as torch
-        s += p[c];
-      }
-      for (std::int64_t c = 0; c < C; ++c) p[c] /= s;
-      break;
-    }
-  }
-}
-
 /// "[1, 0, 2]": the multi-index of flat position `pos` in `shape`.
 std::string index_str(const Shape& shape, std::int64_t pos) {
   std::int64_t sub[kMaxDims] = {};
@@ -122,67 +88,245 @@ template <class TT>
   fail(ErrorKind::Index, kFn, "target[", at, "] = ", v, " is outside [0, ", C, ")");
 }
 
-/// Pass 1: per-(b, c') sums {s0, P-part, G-part}, c' = c - c0, laid out [B][Cp][3].
-/// Returns the flat (b * D + d) position of the first invalid class id, or -1.
+/// Checks every class id (TKind OneHot / Binary): the flat (b * D + d) position of the first
+/// invalid one, or -1.
 template <class T, class TT>
-std::int64_t sum_pass(const Plan<T, TT>& pl, std::vector<double>& S) {
+std::int64_t first_bad_id(const Plan<T, TT>& pl) {
+  using namespace detail;
+  const std::int64_t n = pl.B * pl.D;
+  if (pl.tkind == TKind::Dense || n == 0) return -1;
+  const std::int64_t bs = block_size(n, 16384);
+  const std::int64_t nb = (n + bs - 1) / bs;
+  std::vector<std::int64_t> bad(static_cast<std::size_t>(nb), -1);
+  parallel_for(nb, 1, [&](std::int64_t kb, std::int64_t ke) {
+    for (std::int64_t k = kb; k < ke; ++k)
+      for (std::int64_t i = k * bs, e = std::min(n, (k + 1) * bs); i < e; ++i)
+        if (!id_ok(pl.tids.at(i / pl.D, i % pl.D), pl.tkind, pl.C)) {
+          bad[static_cast<std::size_t>(k)] = i;
+          break;
+        }
+  });
+  for (const std::int64_t v : bad)
+    if (v >= 0) return v;
+  return -1;
+}
+
+/// Positions per tile: the kernels work on a tile of positions channel by channel, so that the
+/// inner loops run along the (usually contiguous) spatial dim.
+constexpr std::int64_t kTile = 128;
+
+/// One tile [d0, d0 + n) of batch item b: the activation p[c * kTile + j] (computed in T, as
+/// PyTorch does) and the class ids.
+template <Act A, TKind K, class T, class TT>
+void load_tile(const Plan<T, TT>& pl, std::int64_t b, std::int64_t d0, std::int64_t n, T* p, double* s,
+               std::int64_t* ids) {
+  const std::int64_t C = pl.C, sC = pl.x.sC, sD = pl.x.sD;
+  const T* x0 = &pl.x.at(b, 0, d0);
+  if constexpr (K != TKind::Dense)
+    for (std::int64_t j = 0; j < n; ++j) ids[j] = static_cast<std::int64_t>(pl.tids.at(b, d0 + j));
+  if constexpr (A == Act::None) {
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) p[c * kTile + j] = x0[c * sC + j * sD];
+  } else if constexpr (A == Act::Sigmoid) {
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) {
+        const T v = x0[c * sC + j * sD];
+        if (v >= T(0)) {
+          p[c * kTile + j] = T(1) / (T(1) + std::exp(-v));
+        } else {
+          const T e = std::exp(v);
+          p[c * kTile + j] = e / (T(1) + e);
+        }
+      }
+  } else {
+    // softmax over channels: m = max_c x, e_c = exp(x_c - m) (NaN for a row of -inf, as torch),
+    // p_c = e_c / sum_c e_c with the sum in double, in channel order.
+    T m[kTile];
+    for (std::int64_t j = 0; j < n; ++j) {
+      m[j] = -std::numeric_limits<T>::infinity();
+      s[j] = 0;
+    }
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) m[j] = std::max(m[j], x0[c * sC + j * sD]);
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) {
+        const T e = std::exp(x0[c * sC + j * sD] - m[j]);
+        p[c * kTile + j] = e;
+        s[j] += static_cast<double>(e);
+      }
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j)
+        p[c * kTile + j] = static_cast<T>(static_cast<double>(p[c * kTile + j]) / s[j]);
+  }
+}
+
+/// t_c at tile position j: the dense value, [c == id], or the binary id itself.
+template <TKind K, class T, class TT>
+inline double target_at(const Plan<T, TT>& pl, std::int64_t b, std::int64_t c, std::int64_t d,
+                        const std::int64_t* ids, std::int64_t j) {
+  if constexpr (K == TKind::Dense) return static_cast<double>(pl.tdense.at(b, c, d));
+  else if constexpr (K == TKind::OneHot) return c == ids[j] ? 1.0 : 0.0;
+  else return static_cast<double>(ids[j]);
+}
+
+/// Pass 1: per-(b, c') sums {s0, P-part, G-part}, c' = c - c0, laid out [B][Cp][3]. Each sum
+/// runs over the positions in order. When `cache` is given (the backward), the activation p is
+/// also stored there for pass 2.
+template <Act A, Form F, TKind K, class T, class TT>
+void sum_pass(const Plan<T, TT>& pl, std::vector<double>& S, const detail::NCD<T>* cache) {
   using namespace detail;
   const std::int64_t B = pl.B, C = pl.C, D = pl.D, Cp = pl.Cp, c0 = pl.c0;
-  const std::int64_t K = 3 * Cp;
-  S.assign(static_cast<std::size_t>(B * K), 0.0);
-  if (B == 0 || D == 0 || Cp == 0) return -1;
-  const std::int64_t bs = block_size(D, std::max<std::int64_t>(64, 8192 / std::max<std::int64_t>(C, 1)));
+  const std::int64_t K3 = 3 * Cp;
+  S.assign(static_cast<std::size_t>(B * K3), 0.0);
+  if (B == 0 || D == 0) return;
+  const std::int64_t bs = block_size(D, std::max<std::int64_t>(kTile, 8192 / C));
   const std::int64_t nblk = (D + bs - 1) / bs;
   const std::int64_t ntask = B * nblk;
-  std::vector<double> partial(static_cast<std::size_t>(ntask * K), 0.0);
-  std::vector<std::int64_t> bad(static_cast<std::size_t>(ntask), -1);
+  std::vector<double> partial(static_cast<std::size_t>(ntask * K3), 0.0);
   // Threads only pay off from a few thousand elements per thread; the grain changes which
   // thread adds a block, never the order of the sums.
   const std::int64_t task_work = std::min(bs, D) * C;
   parallel_for(ntask, std::max<std::int64_t>(1, 16384 / task_work), [&](std::int64_t tb, std::int64_t te) {
-    std::vector<double> p(static_cast<std::size_t>(C));
+    std::vector<T> pbuf(static_cast<std::size_t>(C * kTile));
+    double sbuf[kTile];
+    std::int64_t ids[kTile];
     for (std::int64_t task = tb; task < te; ++task) {
       const std::int64_t b = task / nblk, blk = task % nblk;
       const std::int64_t d_end = std::min(D, (blk + 1) * bs);
-      double* acc = &partial[static_cast<std::size_t>(task * K)];
-      for (std::int64_t d = blk * bs; d < d_end; ++d) {
-        std::int64_t id = -1;
-        double tval = 0;  // Binary
-        if (pl.tkind != TKind::Dense) {
-          const TT v = pl.tids.at(b, d);
-          if (!id_ok(v, pl.tkind, C)) {
-            if (bad[static_cast<std::size_t>(task)] < 0) bad[static_cast<std::size_t>(task)] = b * D + d;
-            continue;
-          }
-          id = static_cast<std::int64_t>(v);
-          tval = static_cast<double>(v);
+      double* acc = &partial[static_cast<std::size_t>(task * K3)];
+      for (std::int64_t d0 = blk * bs; d0 < d_end; d0 += kTile) {
+        const std::int64_t n = std::min(kTile, d_end - d0);
+        const T* p = pbuf.data();
+        load_tile<A, K>(pl, b, d0, n, pbuf.data(), sbuf, ids);
+        if (cache) {
+          T* cr = &cache->at(b, 0, d0);
+          for (std::int64_t c = 0; c < C; ++c)
+            for (std::int64_t j = 0; j < n; ++j) cr[c * cache->sC + j * cache->sD] = p[c * kTile + j];
         }
-        activate(pl.x, b, d, pl.act, p.data());
         for (std::int64_t c = c0; c < C; ++c) {
-          double t;
-          if (pl.tkind == TKind::Dense) t = static_cast<double>(pl.tdense.at(b, c, d));
-          else if (pl.tkind == TKind::OneHot) t = (c == id) ? 1.0 : 0.0;
-          else t = tval;
-          const double pc = p[static_cast<std::size_t>(c)];
+          double a0 = 0, a1 = 0, a2 = 0;
           double* a = acc + 3 * (c - c0);
-          switch (pl.form) {
-            case Form::Product: a[0] += pc * t; a[1] += pc; a[2] += t; break;
-            case Form::Norm1: a[0] += std::fabs(pc - t); a[1] += std::fabs(pc); a[2] += std::fabs(t); break;
-            case Form::Norm2: a[0] += (pc - t) * (pc - t); a[1] += pc * pc; a[2] += t * t; break;
+          a0 = a[0];
+          a1 = a[1];
+          a2 = a[2];
+          for (std::int64_t j = 0; j < n; ++j) {
+            const double t = target_at<K>(pl, b, c, d0 + j, ids, j);
+            const double pc = static_cast<double>(p[c * kTile + j]);
+            if constexpr (F == Form::Product) {
+              a0 += pc * t;
+              a1 += pc;
+              a2 += t;
+            } else if constexpr (F == Form::Norm1) {
+              a0 += std::fabs(pc - t);
+              a1 += std::fabs(pc);
+              a2 += std::fabs(t);
+            } else {
+              a0 += (pc - t) * (pc - t);
+              a1 += pc * pc;
+              a2 += t * t;
+            }
           }
+          a[0] = a0;
+          a[1] = a1;
+          a[2] = a2;
         }
       }
     }
   });
-  for (std::int64_t task = 0; task < ntask; ++task)
-    if (bad[static_cast<std::size_t>(task)] >= 0) return bad[static_cast<std::size_t>(task)];
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t blk = 0; blk < nblk; ++blk) {
-      const double* src = &partial[static_cast<std::size_t>((b * nblk + blk) * K)];
-      double* dst = &S[static_cast<std::size_t>(b * K)];
-      for (std::int64_t k = 0; k < K; ++k) dst[k] += src[k];
+      const double* src = &partial[static_cast<std::size_t>((b * nblk + blk) * K3)];
+      double* dst = &S[static_cast<std::size_t>(b * K3)];
+      for (std::int64_t k = 0; k < K3; ++k) dst[k] += src[k];
     }
-  return -1;
+}
+
+/// Pass 2: gi holds p (from pass 1); overwrites it with the gradient w.r.t. the input (logits).
+template <Act A, Form F, TKind K, class T, class TT>
+void grad_pass(const Plan<T, TT>& pl, const std::vector<double>& Ag, const std::vector<double>& Bg,
+               const detail::NCD<T>& gi) {
+  using namespace detail;
+  const std::int64_t B = pl.B, C = pl.C, D = pl.D, Cp = pl.Cp, c0 = pl.c0;
+  const std::int64_t ntiles = (D + kTile - 1) / kTile;
+  parallel_for(B * ntiles, std::max<std::int64_t>(1, 8192 / (C * kTile)), [&](std::int64_t tb, std::int64_t te) {
+    std::vector<double> u(static_cast<std::size_t>(C * kTile));
+    double pu[kTile];
+    std::int64_t ids[kTile];
+    for (std::int64_t tile = tb; tile < te; ++tile) {
+      const std::int64_t b = tile / ntiles, d0 = (tile % ntiles) * kTile;
+      const std::int64_t n = std::min(kTile, D - d0);
+      if constexpr (K != TKind::Dense)
+        for (std::int64_t j = 0; j < n; ++j) ids[j] = static_cast<std::int64_t>(pl.tids.at(b, d0 + j));
+      T* g0 = &gi.at(b, 0, d0);
+      const std::int64_t sC = gi.sC, sD = gi.sD;
+      for (std::int64_t c = 0; c < c0; ++c)
+        for (std::int64_t j = 0; j < n; ++j) u[static_cast<std::size_t>(c * kTile + j)] = 0;
+      for (std::int64_t c = c0; c < C; ++c) {
+        const std::size_t g = static_cast<std::size_t>(pl.batch ? (c - c0) : b * Cp + (c - c0));
+        const double ag = Ag[g], bg = Bg[g];
+        for (std::int64_t j = 0; j < n; ++j) {
+          const double t = target_at<K>(pl, b, c, d0 + j, ids, j);
+          const double pc = static_cast<double>(g0[c * sC + j * sD]);
+          double dtp, dP;
+          if constexpr (F == Form::Product) {
+            dtp = t;
+            dP = 1.0;
+          } else if constexpr (F == Form::Norm1) {
+            dtp = (sgn(pc) - sgn(pc - t)) / 2;
+            dP = sgn(pc);
+          } else {
+            dtp = t;  // (2p - 2(p - t)) / 2
+            dP = 2.0 * pc;
+          }
+          u[static_cast<std::size_t>(c * kTile + j)] = ag * dtp + bg * dP;
+        }
+      }
+      if constexpr (A == Act::None) {
+        for (std::int64_t c = 0; c < C; ++c)
+          for (std::int64_t j = 0; j < n; ++j) g0[c * sC + j * sD] = static_cast<T>(u[static_cast<std::size_t>(c * kTile + j)]);
+      } else if constexpr (A == Act::Sigmoid) {
+        for (std::int64_t c = 0; c < C; ++c)
+          for (std::int64_t j = 0; j < n; ++j) {
+            const double pc = static_cast<double>(g0[c * sC + j * sD]);
+            g0[c * sC + j * sD] = static_cast<T>(u[static_cast<std::size_t>(c * kTile + j)] * pc * (1.0 - pc));
+          }
+      } else {
+        for (std::int64_t j = 0; j < n; ++j) pu[j] = 0;
+        for (std::int64_t c = 0; c < C; ++c)
+          for (std::int64_t j = 0; j < n; ++j)
+            pu[j] += static_cast<double>(g0[c * sC + j * sD]) * u[static_cast<std::size_t>(c * kTile + j)];
+        for (std::int64_t c = 0; c < C; ++c)
+          for (std::int64_t j = 0; j < n; ++j) {
+            const double pc = static_cast<double>(g0[c * sC + j * sD]);
+            g0[c * sC + j * sD] = static_cast<T>(pc * (u[static_cast<std::size_t>(c * kTile + j)] - pu[j]));
+          }
+      }
+    }
+  });
+}
+
+/// Calls fn.template operator()<A, F, K>() for the plan's activation, form and target kind.
+template <class T, class TT, class Fn>
+void dispatch(const Plan<T, TT>& pl, Fn&& fn) {
+  auto by_kind = [&]<Act A, Form F>() {
+    switch (pl.tkind) {
+      case TKind::Dense: fn.template operator()<A, F, TKind::Dense>(); break;
+      case TKind::OneHot: fn.template operator()<A, F, TKind::OneHot>(); break;
+      case TKind::Binary: fn.template operator()<A, F, TKind::Binary>(); break;
+    }
+  };
+  auto by_form = [&]<Act A>() {
+    switch (pl.form) {
+      case Form::Product: by_kind.template operator()<A, Form::Product>(); break;
+      case Form::Norm1: by_kind.template operator()<A, Form::Norm1>(); break;
+      case Form::Norm2: by_kind.template operator()<A, Form::Norm2>(); break;
+    }
+  };
+  switch (pl.act) {
+    case Act::None: by_form.template operator()<Act::None>(); break;
+    case Act::Sigmoid: by_form.template operator()<Act::Sigmoid>(); break;
+    case Act::Softmax: by_form.template operator()<Act::Softmax>(); break;
+  }
 }
 
 /// f of one group and the two coefficients of its gradient: df/dp_i = alpha tp'_i + beta P'_i.
@@ -310,14 +454,19 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
     tg_stage = Staged<const TT>(target, !ok, false);
     pl.tids = nd_of(tg_stage.view(), ids_nb);
   }
-  // ---- pass 1 (also the last check: every class id) ----
-  std::vector<double> S;
-  const std::int64_t bad = sum_pass(pl, S);
-  if (bad >= 0) {
-    const std::int64_t b = bad / pl.D, d = bad % pl.D;
-    fail_id(target.shape(), bad, pl.tids.at(b, d), pl.tkind, pl.C);
-  }
+  // ---- the last check: every class id ----
+  const std::int64_t bad = first_bad_id(pl);
+  if (bad >= 0) fail_id(target.shape(), bad, pl.tids.at(bad / pl.D, bad % pl.D), pl.tkind, pl.C);
   // ---- validation done: from here on outputs are written ----
+  // Pass 1; the backward keeps the activation in grad_input for pass 2.
+  Staged<T> grad_stage;
+  NCD<T> gi{};
+  if (has_backward(pass)) {
+    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, 1), true);
+    gi = ncd_of(grad_stage.view(), 1);
+  }
+  std::vector<double> S;
+  dispatch(pl, [&]<Act A, Form F, TKind K>() { sum_pass<A, F, K>(pl, S, has_backward(pass) ? &gi : nullptr); });
   const std::int64_t Cp = pl.Cp;
   std::vector<GroupResult> res(static_cast<std::size_t>(groups));
   for (std::int64_t g = 0; g < groups; ++g) {
@@ -349,65 +498,14 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
   }
   if (!has_backward(pass)) return;
   // Per-group gradient coefficients, times the reduction's factor and the upstream gradient.
-  std::vector<double> A(static_cast<std::size_t>(groups)), Bc(static_cast<std::size_t>(groups));
+  std::vector<double> coef_a(static_cast<std::size_t>(groups)), coef_b(static_cast<std::size_t>(groups));
   for (std::int64_t g = 0; g < groups; ++g) {
     double scale = reduce_scale(r, g_scalar, denom);
     if (r == Reduction::None && pass == Pass::Backward) scale = static_cast<double>(grad_output.flat(g));
-    A[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].alpha;
-    Bc[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].beta;
+    coef_a[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].alpha;
+    coef_b[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].beta;
   }
-  Staged<T> grad_stage(grad_input, !ncd_ok(grad_input, 1), true);
-  const NCD<T> gi = ncd_of(grad_stage.view(), 1);
-  const std::int64_t B = pl.B, C = pl.C, D = pl.D, c0 = pl.c0;
-  parallel_for(B * D, std::max<std::int64_t>(1, 8192 / C), [&](std::int64_t rb, std::int64_t re) {
-    std::vector<double> p(static_cast<std::size_t>(C)), u(static_cast<std::size_t>(C));
-    for (std::int64_t row = rb; row < re; ++row) {
-      const std::int64_t b = row / D, d = row % D;
-      activate(pl.x, b, d, pl.act, p.data());
-      std::int64_t id = -1;
-      double tval = 0;
-      if (pl.tkind != TKind::Dense) {
-        const TT v = pl.tids.at(b, d);
-        id = static_cast<std::int64_t>(v);
-        tval = static_cast<double>(v);
-      }
-      for (std::int64_t c = 0; c < c0; ++c) u[static_cast<std::size_t>(c)] = 0;
-      for (std::int64_t c = c0; c < C; ++c) {
-        double t;
-        if (pl.tkind == TKind::Dense) t = static_cast<double>(pl.tdense.at(b, c, d));
-        else if (pl.tkind == TKind::OneHot) t = (c == id) ? 1.0 : 0.0;
-        else t = tval;
-        const double pc = p[static_cast<std::size_t>(c)];
-        const std::size_t g = static_cast<std::size_t>(pl.batch ? (c - c0) : b * Cp + (c - c0));
-        double dtp, dP;
-        switch (pl.form) {
-          case Form::Product: dtp = t; dP = 1.0; break;
-          case Form::Norm1: dtp = (sgn(pc) - sgn(pc - t)) / 2; dP = sgn(pc); break;
-          default: dtp = t; dP = 2.0 * pc; break;  // Norm2: (2p - 2(p - t)) / 2 = t
-        }
-        u[static_cast<std::size_t>(c)] = A[g] * dtp + Bc[g] * dP;
-      }
-      T* gr = &gi.at(b, 0, d);
-      switch (pl.act) {
-        case Act::None:
-          for (std::int64_t c = 0; c < C; ++c) gr[c * gi.sC] = static_cast<T>(u[static_cast<std::size_t>(c)]);
-          break;
-        case Act::Sigmoid:
-          for (std::int64_t c = 0; c < C; ++c) {
-            const double pc = p[static_cast<std::size_t>(c)];
-            gr[c * gi.sC] = static_cast<T>(u[static_cast<std::size_t>(c)] * pc * (1.0 - pc));
-          }
-          break;
-        case Act::Softmax: {
-          double pu = 0;
-          for (std::int64_t c = 0; c < C; ++c) pu += p[static_cast<std::size_t>(c)] * u[static_cast<std::size_t>(c)];
-          for (std::int64_t c = 0; c < C; ++c)
-            gr[c * gi.sC] = static_cast<T>(p[static_cast<std::size_t>(c)] * (u[static_cast<std::size_t>(c)] - pu));
-          break;
-        }
-      }
-    }
-  });
+  dispatch(pl, [&]<Act A, Form F, TKind K>() { grad_pass<A, F, K>(pl, coef_a, coef_b, gi); });
   grad_stage.flush();
 }
 

@@ -206,6 +206,24 @@ TEST(KLDiv, ZeroProbabilities) {
       EXPECT_EQ(v[5], 0.0);
     }
   }
+  // The same zeros given as log-probabilities (log_target, t = -inf) count 0 as well (PyTorch
+  // gives NaN there: exp(-inf) * (-inf - x)).
+  std::vector<double> lt(t.size());
+  for (std::size_t i = 0; i < t.size(); ++i) lt[i] = t[i] > 0 ? std::log(t[i]) : -kInf;
+  for (const Reduction r : kReductions) {
+    const Shape s{2, 3};
+    const std::vector<double> up(r == Reduction::None ? 6 : 1, 1.0);
+    for (int dt = 0; dt < 2; ++dt) {
+      const KLDivOptions o{.reduction = r, .log_target = true};
+      const Result res = dt ? run_all<float>(x, lt, s, o, up) : run_all<double>(x, lt, s, o, up);
+      EXPECT_TRUE(close(res.value, reference(x, t, s, {.reduction = r}), dt ? 1e-6 : 1e-14)) << str(s, o);
+      for (std::size_t i : {1, 3, 4, 5}) {
+        EXPECT_EQ(res.grad_input[i], 0.0) << i;
+        EXPECT_EQ(res.grad_target[i], 0.0) << i;
+      }
+      for (std::size_t i : {0, 2}) EXPECT_TRUE(std::isfinite(res.grad_target[i]));
+    }
+  }
   // p > 0 against q = 0 (input -inf) is +inf, as in PyTorch.
   const std::vector<double> xi{-kInf}, ti{0.5};
   EXPECT_EQ(losskit::kl_div(ConstView<double>(xi.data(), {1}), ConstView<double>(ti.data(), {1})).item(), kInf);

@@ -1,0 +1,302 @@
+// losskit against libtorch on the same inputs and the same thread count, in one process.
+//
+// Each case runs as two Google Benchmark benchmarks (<case>/losskit, <case>/torch) with
+// repetitions; the summary table printed at the end gives, per case, the median time of each,
+// the ratio torch/losskit, and losskit's achieved bandwidth (the bytes a single-pass kernel must
+// move, divided by losskit's median time) as a fraction of the copy bandwidth measured in the
+// same run (a parallel memcpy of 512 MiB with the same thread count; bytes read + written).
+//
+// Threads: LOSSKIT_BENCH_THREADS (default 2), applied to losskit and to libtorch (intra-op).
+// Benchmark flags pass through, e.g. --benchmark_filter=ce_4096 --benchmark_repetitions=9.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <losskit/losskit.hpp>
+
+namespace F = torch::nn::functional;
+using losskit::ConstView;
+using losskit::TensorView;
+
+namespace {
+
+int g_threads = 2;
+
+std::vector<float> randn(std::size_t n, unsigned seed, float sd = 2.0f) {
+  std::vector<float> v(n);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, sd);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+std::vector<std::int64_t> labels(std::int64_t n, std::int64_t C, bool with_ignored, unsigned seed) {
+  std::vector<std::int64_t> y(static_cast<std::size_t>(n));
+  std::mt19937 rng(seed);
+  for (auto& v : y) v = static_cast<std::int64_t>(rng() % static_cast<unsigned>(C));
+  if (with_ignored)
+    for (std::size_t i = 0; i < y.size(); i += 10) y[i] = -100;  // 10% ignored
+  return y;
+}
+
+torch::Tensor wrap(float* p, std::vector<std::int64_t> shape) {
+  return torch::from_blob(p, shape, torch::kFloat32);
+}
+
+struct Case {
+  std::string name;
+  double bytes = 0;  // what a single-pass kernel must read + write
+  std::function<void()> losskit, torch;
+};
+
+std::vector<std::unique_ptr<Case>>& cases() {
+  static std::vector<std::unique_ptr<Case>> c;
+  return c;
+}
+
+// --------------------------------------------------------------------------- cases -----
+// Inputs are built lazily (first run of a case) and shared by its two benchmarks.
+struct CeData {
+  std::int64_t N, C;
+  std::vector<float> x, g, w;
+  std::vector<std::int64_t> y;
+  float out = 0;
+};
+
+void add_ce(std::int64_t N, std::int64_t C, bool options) {
+  auto d = std::make_shared<CeData>();
+  d->N = N, d->C = C;
+  auto init = [d, options] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(d->N * d->C), 1);
+    d->g.assign(d->x.size(), 0.0f);
+    d->y = labels(d->N, d->C, options, 2);
+    d->w = randn(static_cast<std::size_t>(d->C), 3, 0.2f);
+    for (auto& v : d->w) v = 1.0f + v;
+  };
+  auto c = std::make_unique<Case>();
+  c->name = "ce_" + std::to_string(N) + "x" + std::to_string(C) + (options ? "_smooth_w_ignore" : "");
+  c->bytes = 8.0 * static_cast<double>(N * C);
+  c->losskit = [d, init, options] {
+    init();
+    losskit::CrossEntropyOptions<float> o;
+    if (options) o = {.weight = d->w, .ignore_index = -100, .label_smoothing = 0.1};
+    losskit::cross_entropy_forward_backward(ConstView<float>(d->x.data(), {d->N, d->C}),
+                                            ConstView<std::int64_t>(d->y.data(), {d->N}),
+                                            TensorView<float>(&d->out, {}), TensorView<float>(d->g.data(), {d->N, d->C}), o);
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, options] {
+    init();
+    auto x = wrap(d->x.data(), {d->N, d->C}).requires_grad_(true);
+    auto y = torch::from_blob(d->y.data(), {d->N}, torch::kInt64);
+    auto o = F::CrossEntropyFuncOptions();
+    if (options) o = o.weight(wrap(d->w.data(), {d->C})).ignore_index(-100).label_smoothing(0.1);
+    auto l = F::cross_entropy(x, y, o);
+    l.backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
+void add_ce_bf16(std::int64_t N, std::int64_t C) {
+  struct D {
+    std::vector<losskit::bfloat16> x, g;
+    std::vector<std::int64_t> y;
+    float out = 0;
+  };
+  auto d = std::make_shared<D>();
+  auto init = [d, N, C] {
+    if (!d->x.empty()) return;
+    const auto xf = randn(static_cast<std::size_t>(N * C), 1);
+    d->x.resize(xf.size());
+    for (std::size_t i = 0; i < xf.size(); ++i) d->x[i] = losskit::bfloat16(xf[i]);
+    d->g.resize(xf.size());
+    d->y = labels(N, C, false, 2);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = "ce_bf16_" + std::to_string(N) + "x" + std::to_string(C);
+  c->bytes = 4.0 * static_cast<double>(N * C);
+  c->losskit = [d, init, N, C] {
+    init();
+    losskit::cross_entropy_forward_backward(ConstView<losskit::bfloat16>(d->x.data(), {N, C}),
+                                            ConstView<std::int64_t>(d->y.data(), {N}), TensorView<float>(&d->out, {}),
+                                            TensorView<losskit::bfloat16>(d->g.data(), {N, C}));
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, N, C] {
+    init();
+    auto x = torch::from_blob(d->x.data(), {N, C}, torch::kBFloat16).requires_grad_(true);
+    auto y = torch::from_blob(d->y.data(), {N}, torch::kInt64);
+    auto l = F::cross_entropy(x, y);
+    l.backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
+void add_nll(std::int64_t N, std::int64_t C) {
+  auto d = std::make_shared<CeData>();
+  d->N = N, d->C = C;
+  auto init = [d] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(d->N * d->C), 4);
+    d->g.assign(d->x.size(), 0.0f);
+    d->y = labels(d->N, d->C, false, 5);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = "nll_" + std::to_string(N) + "x" + std::to_string(C);
+  c->bytes = 4.0 * static_cast<double>(N * C);  // the gradient write (the input is only gathered)
+  c->losskit = [d, init] {
+    init();
+    losskit::nll_loss_forward_backward(ConstView<float>(d->x.data(), {d->N, d->C}),
+                                       ConstView<std::int64_t>(d->y.data(), {d->N}), TensorView<float>(&d->out, {}),
+                                       TensorView<float>(d->g.data(), {d->N, d->C}));
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init] {
+    init();
+    auto x = wrap(d->x.data(), {d->N, d->C}).requires_grad_(true);
+    auto y = torch::from_blob(d->y.data(), {d->N}, torch::kInt64);
+    F::nll_loss(x, y).backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
+void add_kl(std::int64_t N, std::int64_t C) {
+  struct D {
+    std::vector<float> x, p, g;
+    float out = 0;
+  };
+  auto d = std::make_shared<D>();
+  auto init = [d, N, C] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(N * C), 6);
+    d->p = randn(static_cast<std::size_t>(N * C), 7, 1.0f);
+    for (auto& v : d->p) v = std::abs(v) / static_cast<float>(C);
+    d->g.assign(d->x.size(), 0.0f);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = "kl_div_batchmean_" + std::to_string(N) + "x" + std::to_string(C);
+  c->bytes = 12.0 * static_cast<double>(N * C);  // read input and target, write grad_input
+  c->losskit = [d, init, N, C] {
+    init();
+    losskit::kl_div_forward_backward(ConstView<float>(d->x.data(), {N, C}), ConstView<float>(d->p.data(), {N, C}),
+                                     TensorView<float>(&d->out, {}), TensorView<float>(d->g.data(), {N, C}), {},
+                                     {.reduction = losskit::Reduction::BatchMean});
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, N, C] {
+    init();
+    auto x = wrap(d->x.data(), {N, C}).requires_grad_(true);
+    auto p = wrap(d->p.data(), {N, C});
+    F::kl_div(x, p, F::KLDivFuncOptions().reduction(torch::kBatchMean)).backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
+// ------------------------------------------------------------------ copy bandwidth -----
+struct CopyBuf {
+  std::vector<char> a, b;
+};
+CopyBuf& copy_buf() {
+  static CopyBuf c;
+  if (c.a.empty()) {
+    c.a.assign(std::size_t{512} << 20, 1);
+    c.b.assign(std::size_t{512} << 20, 0);
+  }
+  return c;
+}
+void parallel_copy() {
+  auto& c = copy_buf();
+  const std::size_t n = c.a.size(), per = n / static_cast<std::size_t>(g_threads);
+#pragma omp parallel for num_threads(g_threads) schedule(static)
+  for (int t = 0; t < g_threads; ++t) {
+    const std::size_t lo = per * static_cast<std::size_t>(t), hi = t + 1 == g_threads ? n : lo + per;
+    std::memcpy(c.b.data() + lo, c.a.data() + lo, hi - lo);
+  }
+  benchmark::ClobberMemory();
+}
+
+// --------------------------------------------------------------------- reporting -----
+class Collector : public benchmark::ConsoleReporter {
+ public:
+  std::map<std::string, double> median_s;
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") {
+        const double mult = benchmark::GetTimeUnitMultiplier(r.time_unit);
+        median_s[r.run_name.function_name] = r.GetAdjustedRealTime() / mult;
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (const char* t = std::getenv("LOSSKIT_BENCH_THREADS")) g_threads = std::max(1, std::atoi(t));
+  losskit::set_num_threads(g_threads);
+  at::set_num_threads(g_threads);
+  omp_set_num_threads(g_threads);
+
+  add_ce(4096, 32000, false);
+  add_ce(4096, 32000, true);
+  add_ce(8192, 1000, false);
+  add_ce(8192, 1000, true);
+  add_ce(65536, 10, false);
+  add_ce(65536, 10, true);
+  add_ce_bf16(4096, 32000);
+  add_nll(8192, 1000);
+  add_kl(4096, 4096);
+
+  const int reps = 7;
+  benchmark::RegisterBenchmark("copy_512MiB", [](benchmark::State& st) {
+    for (auto _ : st) parallel_copy();
+  })->Repetitions(reps)->ReportAggregatesOnly(true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.3);
+  for (const auto& c : cases()) {
+    Case* p = c.get();
+    for (const char* side : {"losskit", "torch"}) {
+      const bool lk = side[0] == 'l';
+      benchmark::RegisterBenchmark((c->name + "/" + side).c_str(), [p, lk](benchmark::State& st) {
+        (lk ? p->losskit : p->torch)();  // warm-up (and lazy init) outside the timing
+        for (auto _ : st) (lk ? p->losskit : p->torch)();
+      })->Repetitions(reps)->ReportAggregatesOnly(true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.3);
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  Collector rep;
+  benchmark::RunSpecifiedBenchmarks(&rep);
+
+  const auto& m = rep.median_s;
+  const double copy_s = m.count("copy_512MiB") ? m.at("copy_512MiB") : 0.0;
+  const double copy_bw = copy_s > 0 ? 2.0 * static_cast<double>(std::size_t{512} << 20) / copy_s : 0.0;
+  std::printf("\nlosskit vs libtorch %s, %d threads, SIMD target %s; copy bandwidth %.2f GB/s (median of %d)\n",
+              TORCH_VERSION, g_threads, losskit::simd_target().c_str(), copy_bw / 1e9, reps);
+  std::printf("%-32s %12s %12s %9s %9s %9s\n", "case (fwd+bwd)", "losskit ms", "torch ms", "speedup", "GB/s", "of copy");
+  for (const auto& c : cases()) {
+    const auto a = m.find(c->name + "/losskit"), b = m.find(c->name + "/torch");
+    if (a == m.end()) continue;
+    const double bw = c->bytes / a->second;
+    const double tb = b == m.end() ? 0.0 : b->second;
+    std::printf("%-32s %12.2f %12.2f %8.2fx %9.2f %8.0f%%\n", c->name.c_str(), a->second * 1e3, tb * 1e3,
+                tb > 0 ? tb / a->second : 0.0, bw / 1e9, copy_bw > 0 ? 100.0 * bw / copy_bw : 0.0);
+  }
+  const auto f32 = m.find("ce_4096x32000/losskit"), b16 = m.find("ce_bf16_4096x32000/losskit");
+  if (f32 != m.end() && b16 != m.end())
+    std::printf("bf16 vs fp32 cross_entropy (losskit): %.2fx faster\n", f32->second / b16->second);
+  return 0;
+}

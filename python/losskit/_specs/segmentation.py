@@ -1,0 +1,16 @@
+"""Specs of the segmentation losses (include/losskit/segmentation.hpp)."""
+from . import LossSpec
+
+
+def dice_shape(shapes, options):
+    """MONAI's reduction='none' shape: (B, C', 1, .., 1), (C', 1, .., 1) with batch; C' drops the
+    background channel when include_background is False and C > 1."""
+    s = tuple(shapes[0])
+    if len(s) < 2:
+        return ()  # invalid; the C++ checks say why
+    c = s[1] - 1 if (not options.get("include_background", True) and s[1] > 1) else s[1]
+    ones = (1,) * (len(s) - 2)
+    return ((c,) if options.get("batch", False) else (s[0], c)) + ones
+
+
+dice_loss = LossSpec("dice_loss", ("input", "target"), (True, False), dice_shape)

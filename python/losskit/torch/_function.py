@@ -1,0 +1,111 @@
+"""The one torch.autograd.Function behind every loss of losskit.torch.
+
+    apply(spec, (input, target, ...), options) -> loss tensor
+
+Forward runs the C++ forward kernel; when a gradient will be needed and the loss is reduced to a
+scalar, it runs the fused forward+backward kernel instead and keeps the gradients. Backward hands
+those back when the upstream gradient is exactly 1 (loss.backward()), and otherwise runs the C++
+backward kernel with the upstream gradient (reduction='none', or a scaled loss). No gradient is
+ever computed with torch ops. Tensors reach C++ through DLPack without copies, whatever their
+strides.
+"""
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+from torch.utils.dlpack import to_dlpack
+
+__all__ = ["apply"]
+
+
+def _dl(t):
+    """A DLPack capsule of t (detached: DLPack carries no autograd), or None."""
+    if t is None:
+        return None
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(t).__name__}")
+    return to_dlpack(t.detach())
+
+
+_HALF = (torch.bfloat16, torch.float16)
+
+
+def _acc_dtype(dtype):
+    """The dtype of weights, loss and upstream gradient: float32 for 16-bit inputs."""
+    return torch.float32 if dtype in _HALF else dtype
+
+
+def _call(spec, pass_, tensors, out, grad_output, grads, options):
+    """Calls the C++ entry; every tensor (options too) goes as a fresh DLPack capsule."""
+    acc = _acc_dtype(tensors[0].dtype)
+    if acc != tensors[0].dtype:  # 16-bit input: weights and upstream gradient in float32
+        options = {k: v.to(acc) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+                   for k, v in options.items()}
+        if grad_output is not None:
+            grad_output = grad_output.to(acc)
+    opts = {k: _dl(v) if isinstance(v, torch.Tensor) else v for k, v in options.items()}
+    spec.entry(pass_, tuple(_dl(t) for t in tensors), _dl(out), _dl(grad_output),
+               tuple(_dl(g) for g in grads), **opts)
+
+
+def _check_tensors(spec, tensors):
+    for name, t in zip(spec.inputs, tensors):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
+
+
+def _forward(spec, tensors, options, grads_wanted):
+    """Runs forward (or forward_backward when any gradient is wanted); returns (out, grads)."""
+    x = tensors[0]
+    out = torch.empty(spec.out_shape([t.shape for t in tensors], options), dtype=_acc_dtype(x.dtype),
+                      device=x.device)
+    if any(grads_wanted):
+        grads = _empty_grads(tensors, grads_wanted)
+        _call(spec, "forward_backward", tensors, out, None, grads, options)
+        return out, grads
+    _call(spec, "forward", tensors, out, None, (), options)
+    return out, None
+
+
+def _empty_grads(tensors, wanted):
+    """Gradient buffers of the wanted inputs; the C++ backward always writes grad_input."""
+    wanted = (True,) + tuple(wanted[1:])
+    return tuple(torch.empty_like(t, memory_format=torch.contiguous_format) if w else None
+                 for t, w in zip(tensors, wanted))
+
+
+class _LossFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, spec, options, wanted, *tensors):
+        ctx.spec, ctx.options, ctx.wanted = spec, options, wanted
+        ctx.save_for_backward(*tensors)
+        fused = options.get("reduction", "mean") != "none"
+        out, grads = _forward(spec, tensors, options, wanted if fused else (False,) * len(tensors))
+        ctx.fused_grads = grads
+        return out.to(tensors[0].dtype)  # a 16-bit input gets its loss in its dtype, as in torch
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        grads, ctx.fused_grads = ctx.fused_grads, None  # hand them out once (autograd may keep them)
+        if grads is None or grad_out.numel() != 1 or grad_out.item() != 1.0:
+            tensors = ctx.saved_tensors
+            grads = _empty_grads(tensors, ctx.wanted)
+            _call(ctx.spec, "backward", tensors, None, grad_out, grads, ctx.options)
+        return (None, None, None) + tuple(grads)
+
+
+def apply(spec, tensors, options):
+    """The loss `spec` of `tensors` as a torch tensor that supports .backward()."""
+    _check_tensors(spec, tensors)
+    grad_on = torch.is_grad_enabled()
+    for name, t, has in zip(spec.inputs, tensors, spec.grads):
+        if grad_on and t.requires_grad and not has:
+            raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {name} is not implemented")
+    for k, v in options.items():
+        if grad_on and isinstance(v, torch.Tensor) and v.requires_grad:
+            raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
+    wanted = tuple(bool(grad_on and t.requires_grad) for t in tensors)
+    if any(wanted):
+        return _LossFunction.apply(spec, options, wanted, *tensors)
+    return _forward(spec, tensors, options, (False,) * len(tensors))[0].to(tensors[0].dtype)

@@ -1,0 +1,27 @@
+"""Segmentation losses (PyTorch has none: the defining library's option names)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import Tensor
+
+from .._specs import segmentation as specs
+from ._function import apply
+
+
+def dice_loss(input: Tensor, target: Tensor, include_background: bool = True, to_onehot_y: bool = False,
+              sigmoid: bool = False, softmax: bool = False, squared_pred: bool = False, jaccard: bool = False,
+              reduction: str = "mean", smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
+              weight: Optional[Tensor] = None, soft_label: bool = False) -> Tensor:
+    """Soft Dice (or Jaccard) loss with the options and defaults of MONAI's DiceLoss
+    (monai.losses.DiceLoss(...)(input, target); `other_act` is not offered).
+
+    input (B, C, d1..dK): probabilities, or logits with sigmoid / softmax (gradient w.r.t. the
+    logits). target (B, C, d1..dK) one-hot or soft; float class ids (B, 1, d1..dK) with
+    to_onehot_y; or an int64/int32 tensor of class ids (B, 1, d1..dK) or (B, d1..dK), always
+    one-hot encoded. reduction 'none' gives (B, C', 1, .., 1) ((C', 1, .., 1) with batch)."""
+    return apply(specs.dice_loss, (input, target),
+                 dict(include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid,
+                      softmax=softmax, squared_pred=squared_pred, jaccard=jaccard, reduction=reduction,
+                      smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=weight,
+                      soft_label=soft_label))

@@ -1,0 +1,28 @@
+// Bindings of the distribution losses (include/losskit/distribution.hpp).
+// Entry signature: (pass, inputs, out, grad_output, grads, **options); see array.hpp.
+#include "array.hpp"
+
+namespace losskit::python {
+
+using namespace pybind11::literals;
+
+void bind_distribution(py::module_& m) {
+  m.def(
+      "kl_div",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         std::string_view reduction, bool log_target) {
+        constexpr std::string_view fn = "kl_div";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const KLDivOptions o{.reduction = reduction_from_string(reduction, fn), .log_target = log_target};
+        c.dispatch_float([&]<class T>() {
+          const ConstView<T> x = c.in[0].in<T>(fn), t = c.in[1].in<T>(fn);
+          const TensorView<T> gx = c.grads[0].out<T>(fn), gt = c.grads[1].out<T>(fn);
+          c.run([&] { kl_div(x, t, c.out.out<T>(fn), o); },
+                [&] { kl_div_backward(c.grad_output.in<T>(fn), x, t, gx, gt, o); },
+                [&] { kl_div_forward_backward(x, t, c.out.out<T>(fn), gx, gt, o); });
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean", "log_target"_a = false);
+}
+
+}  // namespace losskit::python

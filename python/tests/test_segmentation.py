@@ -1,0 +1,125 @@
+"""losskit.torch.dice_loss against MONAI DiceLoss's formulas written in torch (MONAI is not a
+Debian package): every option, values and autograd gradients."""
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit.numpy as LN
+import losskit.torch as LT
+from conftest import check_parity, seed_of
+
+
+def monai_dice(input, target, include_background=True, to_onehot_y=False, sigmoid=False, softmax=False,
+               squared_pred=False, jaccard=False, reduction="mean", smooth_nr=1e-5, smooth_dr=1e-5,
+               batch=False, weight=None, soft_label=False):
+    """MONAI DiceLoss.forward (monai/losses/dice.py, compute_tp_fp_fn), step by step."""
+    n_ch = input.shape[1]
+    if sigmoid:
+        input = torch.sigmoid(input)
+    if softmax and n_ch > 1:
+        input = torch.softmax(input, 1)
+    if not target.is_floating_point():  # losskit's int overload: ids (B, 1, ...) or (B, ...)
+        ids = target if target.dim() == input.dim() else target.unsqueeze(1)
+        target = (F.one_hot(ids[:, 0], n_ch).movedim(-1, 1).to(input.dtype) if n_ch > 1
+                  else ids.to(input.dtype))
+    elif to_onehot_y and n_ch > 1:
+        target = F.one_hot(target[:, 0].long(), n_ch).movedim(-1, 1).to(input.dtype)
+    if not include_background and n_ch > 1:
+        input, target = input[:, 1:], target[:, 1:]
+    axes = list(range(2, input.dim()))
+    if batch:
+        axes = [0] + axes
+    order = 2 if squared_pred else 1
+    if order > 1 or soft_label:
+        p = (input.abs() ** order).sum(axes)
+        g = (target.abs() ** order).sum(axes)
+        tp = (p + g - ((input - target).abs() ** order).sum(axes)) / 2
+        fp, fn = p - tp, g - tp
+    else:
+        tp = (input * target).sum(axes)
+        fp = (input * (1 - target)).sum(axes)
+        fn = ((1 - input) * target).sum(axes)
+    if not jaccard:
+        fp, fn = 0.5 * fp, 0.5 * fn
+    f = 1.0 - (2.0 * tp + smooth_nr) / (2.0 * (tp + fp + fn) + smooth_dr)
+    if weight is not None and target.shape[1] != 1:
+        f = f * weight
+    if reduction == "mean":
+        return f.mean()
+    if reduction == "sum":
+        return f.sum()
+    return f.view(list(f.shape[0:2]) + [1] * (input.dim() - 2))
+
+
+OPTION_SETS = [
+    {}, dict(include_background=False), dict(sigmoid=True), dict(softmax=True),
+    dict(softmax=True, include_background=False, weight="w"), dict(squared_pred=True), dict(jaccard=True),
+    dict(jaccard=True, squared_pred=True, sigmoid=True), dict(batch=True), dict(batch=True, softmax=True, jaccard=True),
+    dict(soft_label=True), dict(smooth_nr=0.0, smooth_dr=1e-3), dict(weight="w"),
+]
+TARGETS = ["onehot", "soft", "ids_int", "ids_float"]
+
+
+def make(shape, target_kind, dtype, gen, opts):
+    B, C = shape[:2]
+    x = torch.randn(shape, generator=gen, dtype=dtype)
+    if not (opts.get("sigmoid") or opts.get("softmax")):
+        x = torch.sigmoid(x)  # probabilities
+    ids = torch.randint(0, C, (B, 1) + shape[2:], generator=gen)
+    if target_kind == "onehot":
+        t = F.one_hot(ids[:, 0], C).movedim(-1, 1).to(dtype)
+    elif target_kind == "soft":
+        t = torch.softmax(torch.randn(shape, generator=gen, dtype=dtype), 1)
+    elif target_kind == "ids_int":
+        t = ids if torch.rand((), generator=gen) < 0.5 else ids[:, 0]
+    else:
+        t = ids.to(dtype)
+    return x, t
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (3, 4, 3, 2), (2, 1, 4, 3), (1, 2, 2, 2, 3)], ids=str)
+@pytest.mark.parametrize("opts", range(len(OPTION_SETS)))
+@pytest.mark.parametrize("target_kind", TARGETS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_dice_loss(shape, opts, target_kind, reduction, dtype, layout):
+    opts = dict(OPTION_SETS[opts])
+    C = shape[1]
+    if target_kind == "ids_float":
+        opts["to_onehot_y"] = True
+    if target_kind == "ids_int" and C == 1:
+        pytest.skip("int ids with one channel are a binary mask; covered by the float mask cases")
+    gen = torch.Generator().manual_seed(seed_of(shape, sorted(opts.items()), target_kind, reduction))
+    if opts.get("weight") == "w":
+        n = C - 1 if (not opts.get("include_background", True) and C > 1) else C
+        opts["weight"] = torch.rand(n, generator=gen, dtype=dtype) + 0.2
+    x, t = make(shape, target_kind, dtype, gen, opts)
+    opts["reduction"] = reduction
+    check_parity(LT.dice_loss, monai_dice, [x, t], opts, grad_of=[0], layout=layout,
+                 upstream="one" if reduction != "none" else "random")
+
+
+def test_dice_numpy_matches_torch():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 3, 4, 4, generator=gen, dtype=torch.float64)
+    ids = torch.randint(0, 3, (2, 4, 4), generator=gen)
+    kw = dict(softmax=True, include_background=False, reduction="none")
+    xt = x.clone().requires_grad_()
+    ref = LT.dice_loss(xt, ids, **kw)
+    ref.sum().backward()
+    value, grad = LN.dice_loss_with_grad(x.numpy(), ids.numpy(), **kw)
+    torch.testing.assert_close(torch.from_numpy(value), ref.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(torch.from_numpy(grad), xt.grad, rtol=1e-14, atol=1e-15)
+
+
+def test_dice_errors():
+    x = torch.rand(2, 3, 4)
+    with pytest.raises(ValueError, match="^dice_loss: "):
+        LT.dice_loss(x, x, reduction="batchmean")
+    with pytest.raises(RuntimeError, match="^dice_loss: "):
+        LT.dice_loss(x, torch.rand(2, 2, 4))
+    with pytest.raises(IndexError, match="^dice_loss: "):
+        LT.dice_loss(x, torch.full((2, 4), 3))
+    with pytest.raises((ValueError, RuntimeError), match="^dice_loss: "):
+        LT.dice_loss(x, x, sigmoid=True, softmax=True)

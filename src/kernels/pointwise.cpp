@@ -1,0 +1,155 @@
+// SIMD pointwise losses (interface: kernels/pointwise.hpp), one Highway target per compile of
+// this file (foreach_target) and the best one picked at run time.
+//
+// Each block is one sweep: load x, y (and w), compute value and gradients in registers, store.
+// Loss sums accumulate in float64 (lanes promoted, fixed-order horizontal sum).
+// Accuracy: KLDiv uses Highway's Log (max 4 ULP); KLDivLogTarget Highway's Exp (max 1 ULP);
+// the value p (log p - x) is then one multiply and one subtract in float32, so within a few
+// float32 ULP of the float64 formula (relative to |p log p| + |p x|).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/pointwise.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/cache_control.h>
+#include <hwy/highway.h>
+
+#include <cstring>
+
+#include "kernels/pointwise.hpp"
+#include "kernels/simd-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losskit::kernels {
+namespace HWY_NAMESPACE {
+
+// Each op: Loss(d, x, y), Dx(d, x, y), Dy(d, x, y) on float32 vectors, with the scalar Op's
+// special-value behaviour.
+struct KLDivV {
+  HWY_INLINE VF Loss(DF d, VF x, VF p) const {
+    const VF v = hn::Mul(p, hn::Sub(hn::Log(d, p), x));
+    return Special(d, p, v);
+  }
+  HWY_INLINE VF Dx(DF, VF, VF p) const { return hn::Neg(p); }
+  HWY_INLINE VF Dy(DF d, VF x, VF p) const {
+    const VF v = hn::Sub(hn::Add(hn::Log(d, p), hn::Set(d, 1.0f)), x);
+    return Special(d, p, v);
+  }
+  // v where p > 0, 0 where p == 0, NaN otherwise (p < 0 or NaN).
+  static HWY_INLINE VF Special(DF d, VF p, VF v) {
+    const VF zero = hn::Zero(d);
+    const VF nan = hn::Set(d, std::numeric_limits<float>::quiet_NaN());
+    return hn::IfThenElse(hn::Gt(p, zero), v, hn::IfThenElse(hn::Eq(p, zero), zero, nan));
+  }
+};
+
+struct KLDivLogTargetV {
+  HWY_INLINE VF Loss(DF d, VF x, VF t) const { return hn::Mul(ExpT(d, t), hn::Sub(t, x)); }
+  HWY_INLINE VF Dx(DF d, VF, VF t) const { return hn::Neg(ExpT(d, t)); }
+  HWY_INLINE VF Dy(DF d, VF x, VF t) const {
+    return hn::Mul(ExpT(d, t), hn::Add(hn::Sub(t, x), hn::Set(d, 1.0f)));
+  }
+  // exp(t) with exp(+inf) = +inf and exp(NaN) = NaN (Highway's Exp covers (-inf, 104]).
+  static HWY_INLINE VF ExpT(DF d, VF t) {
+    const VF e = hn::Exp(d, hn::Min(t, hn::Set(d, 88.8f)));
+    const VF big = hn::IfThenElse(hn::Gt(t, hn::Set(d, 88.72f)), hn::Set(d, std::numeric_limits<float>::infinity()), e);
+    return hn::IfThenElse(hn::IsNaN(t), t, big);
+  }
+};
+
+template <class Op>
+HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::size_t end) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  AccD acc;
+  const bool sum = a.forward && !a.out;
+  // st: stream the full-vector stores of (gi, gt, out); only set where they are aligned.
+  auto put = [&](VF v, float* p, std::size_t n, bool st) {
+    if (n != N) StoreTailF(d, v, p, n);
+    else if (st) hn::Stream(v, d, p);
+    else hn::StoreU(v, d, p);
+  };
+  bool st_gi = false, st_gt = false, st_out = false;
+  auto step = [&](std::size_t i, std::size_t n) {
+    const bool full = n == N;
+    const VF x = full ? hn::LoadU(d, a.x + i) : LoadTailF(d, a.x + i, n, 0.0f);
+    const VF y = full ? hn::LoadU(d, a.y + i) : LoadTailF(d, a.y + i, n, 0.0f);
+    VF w = hn::Set(d, 1.0f);
+    if (a.w) w = full ? hn::LoadU(d, a.w + i) : LoadTailF(d, a.w + i, n, 0.0f);
+    if (a.forward) {
+      VF l = op.Loss(d, x, y);
+      if (a.w) l = hn::Mul(w, l);
+      if (a.out) {
+        put(l, a.out + i, n, st_out);
+      } else if (sum) {
+        acc.add(full ? l : hn::IfThenElseZero(hn::FirstN(d, n), l));
+      }
+    }
+    if (a.gi) {
+      VF up = a.gvec ? (full ? hn::LoadU(d, a.gvec + i) : LoadTailF(d, a.gvec + i, n, 0.0f)) : hn::Set(d, a.scale);
+      if (a.w) up = hn::Mul(up, w);
+      put(hn::Mul(up, op.Dx(d, x, y)), a.gi + i, n, st_gi);
+      if (a.gt) put(hn::Mul(up, op.Dy(d, x, y)), a.gt + i, n, st_gt);
+    }
+  };
+  std::size_t i = begin;
+  float* first = a.gi ? a.gi : a.out;  // the output whose alignment the main loop follows
+  if (a.stream && first) {
+    const std::size_t head = StreamHead(d, first + begin, end - begin);
+    if (head) step(i, head);
+    i += head;
+    auto aligned = [&](const float* p) {
+      return p && reinterpret_cast<std::uintptr_t>(p + i) % (N * sizeof(float)) == 0;
+    };
+    st_gi = aligned(a.gi), st_gt = aligned(a.gt), st_out = aligned(a.out);
+  }
+  for (; i + N <= end; i += N) step(i, N);
+  if (i < end) step(i, end - i);
+  if (st_gi || st_gt || st_out) hwy::FlushStream();
+  return sum ? acc.sum() : 0.0;
+}
+
+double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  (void)p;
+  const auto b = static_cast<std::size_t>(begin), e = static_cast<std::size_t>(end);
+  switch (kind) {
+    case PwKind::KLDiv: return Block(KLDivV{}, a, b, e);
+    case PwKind::KLDivLogTarget: return Block(KLDivLogTargetV{}, a, b, e);
+  }
+  return 0.0;
+}
+
+void ZeroBytes(void* p, std::int64_t bytes, bool stream) {
+  auto* b = static_cast<unsigned char*>(p);
+  std::size_t n = static_cast<std::size_t>(bytes);
+  const DF d;
+  const std::size_t vb = hn::Lanes(d) * sizeof(float);
+  if (!stream || n < 4 * vb) {
+    std::memset(b, 0, n);
+    return;
+  }
+  const std::size_t head = (vb - reinterpret_cast<std::uintptr_t>(b) % vb) % vb;
+  std::memset(b, 0, head);
+  b += head;
+  n -= head;
+  const VF z = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + vb <= n; i += vb) hn::Stream(z, d, reinterpret_cast<float*>(b + i));
+  std::memset(b + i, 0, n - i);
+  hwy::FlushStream();
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace losskit::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace losskit::kernels {
+HWY_EXPORT(PointwiseBlock);
+HWY_EXPORT(ZeroBytes);
+void zero_bytes(void* p, std::int64_t bytes, bool stream) { HWY_DYNAMIC_DISPATCH(ZeroBytes)(p, bytes, stream); }
+double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return HWY_DYNAMIC_DISPATCH(PointwiseBlock)(kind, p, a, begin, end);
+}
+}  // namespace losskit::kernels
+#endif  // HWY_ONCE

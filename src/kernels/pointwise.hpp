@@ -1,0 +1,49 @@
+// Vectorized pointwise losses: the plain interface of kernels/pointwise.cpp.
+//
+// The shared pointwise driver (core/elementwise.hpp) hands contiguous float32 blocks to
+// pointwise_block when the loss's Op names a SIMD kind (`static constexpr kernels::PwKind
+// kSimd`); everything else (other dtypes, strided operands) runs the Op's scalar code. To
+// vectorize a new pointwise loss: add a kind here, its vector formulas (value, d/dx, d/dy) in
+// kernels/pointwise.cpp, and `kSimd` (plus `simd_params()` if it has parameters) to its Op.
+#pragma once
+
+#include <cstdint>
+
+namespace losskit::kernels {
+
+enum class PwKind : int {
+  KLDiv,           ///< p (log p - x); 0 where p == 0, NaN where p < 0
+  KLDivLogTarget,  ///< exp(t) (t - x)
+};
+
+/// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.
+struct PwParams {
+  float a = 0, b = 0;
+};
+
+/// One block [begin, end) of a pointwise pass over flat contiguous float32 arrays.
+struct PwArgs {
+  const float* x = nullptr;       ///< input
+  const float* y = nullptr;       ///< target
+  const float* w = nullptr;       ///< optional per-element weight
+  float* out = nullptr;           ///< per-element losses (Reduction::None), else the sum is returned
+  bool forward = false;           ///< compute losses
+  float* gi = nullptr;            ///< d/d input (null: no backward)
+  float* gt = nullptr;            ///< optional d/d target
+  const float* gvec = nullptr;    ///< per-element upstream gradient, else `scale`
+  float scale = 1.0f;             ///< upstream gradient times the reduction factor
+  bool stream = false;            ///< non-temporal stores for the outputs (see kStreamOutBytes)
+};
+
+/// Writes the block's outputs; returns its loss sum (float64 lanes, fixed order) when
+/// forward && !out, else 0. Dynamically dispatched to the best SIMD target.
+double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end);
+
+/// Sets `bytes` bytes at p to zero; with `stream`, the aligned middle goes out with
+/// non-temporal stores (for buffers much larger than the caches). Dispatched like the above.
+void zero_bytes(void* p, std::int64_t bytes, bool stream);
+
+/// Buffers at least this large (bytes) are written with non-temporal stores.
+inline constexpr std::int64_t kStreamOutBytes = std::int64_t{32} << 20;
+
+}  // namespace losskit::kernels

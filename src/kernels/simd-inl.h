@@ -1,0 +1,179 @@
+// Per-target SIMD helpers shared by the kernel families (kernels/softmax.cpp,
+// kernels/pointwise.cpp): typed loads/stores of float32, bfloat16 and float16 rows as float32
+// vectors, tails through a small stack buffer, and float64 accumulation of float32 vectors.
+//
+// Included once per Highway target from inside HWY_NAMESPACE-aware files (no include guard,
+// per Highway's convention for -inl.h files; the toggle below keeps one copy per target).
+#if defined(LOSSKIT_KERNELS_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LOSSKIT_KERNELS_SIMD_INL_H_
+#undef LOSSKIT_KERNELS_SIMD_INL_H_
+#else
+#define LOSSKIT_KERNELS_SIMD_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include <hwy/highway.h>
+
+#include "losskit/dtype.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace losskit::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+constexpr std::size_t kMaxLanesF = 64;  // >= lanes of any float vector we compile for
+
+// Whether a 16-bit type converts with vector instructions on this target (else: scalar).
+template <class T>
+constexpr bool kVectorConvert =
+    std::is_same_v<T, float> || std::is_same_v<T, bfloat16> ||
+    (std::is_same_v<T, float16> && HWY_TARGET != HWY_SCALAR && HWY_TARGET <= HWY_AVX2);
+
+/// Full vector of Lanes(d) values at p, as float32.
+template <class T>
+HWY_INLINE VF LoadF(DF d, const T* HWY_RESTRICT p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return hn::LoadU(d, p);
+  } else if constexpr (std::is_same_v<T, bfloat16>) {
+    const hn::Rebind<hwy::bfloat16_t, DF> db;
+    return hn::PromoteTo(d, hn::LoadU(db, reinterpret_cast<const hwy::bfloat16_t*>(p)));
+  } else if constexpr (kVectorConvert<T>) {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+  } else {
+    float buf[kMaxLanesF];
+    const std::size_t N = hn::Lanes(d);
+    for (std::size_t i = 0; i < N; ++i) buf[i] = static_cast<float>(p[i]);
+    return hn::LoadU(d, buf);
+  }
+}
+
+/// n < Lanes(d) values at p, the other lanes set to pad.
+template <class T>
+HWY_INLINE VF LoadTailF(DF d, const T* HWY_RESTRICT p, std::size_t n, float pad) {
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET <= HWY_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    // AVX2/AVX-512 masked loads never touch the masked-off lanes' memory.
+    const auto m = hn::FirstN(d, n);
+    return hn::IfThenElse(m, hn::MaskedLoad(m, d, p), hn::Set(d, pad));
+  }
+#endif
+  float buf[kMaxLanesF];
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t i = 0; i < n; ++i) buf[i] = static_cast<float>(p[i]);
+  for (std::size_t i = n; i < N; ++i) buf[i] = pad;
+  return hn::LoadU(d, buf);
+}
+
+/// float32 -> bfloat16, round to nearest even, NaN kept quiet (Highway 1.0's DemoteTo truncates).
+HWY_INLINE hn::Vec<hn::Rebind<hwy::bfloat16_t, DF>> DemoteBF16(DF d, VF v) {
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<std::uint16_t, DF> du16;
+  const auto u = hn::BitCast(du, v);
+  const auto lsb = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
+  auto r = hn::ShiftRight<16>(hn::Add(hn::Add(u, hn::Set(du, 0x7FFFu)), lsb));
+  const auto nan = hn::RebindMask(du, hn::IsNaN(v));
+  r = hn::IfThenElse(nan, hn::Or(hn::ShiftRight<16>(u), hn::Set(du, 0x40u)), r);
+  (void)d;
+  return hn::BitCast(hn::Rebind<hwy::bfloat16_t, DF>(), hn::DemoteTo(du16, hn::BitCast(di, r)));
+}
+
+/// Stores a full vector at p in G's format.
+template <class G>
+HWY_INLINE void StoreF(DF d, VF v, G* HWY_RESTRICT p) {
+  if constexpr (std::is_same_v<G, float>) {
+    hn::StoreU(v, d, p);
+  } else if constexpr (std::is_same_v<G, bfloat16>) {
+    hn::StoreU(DemoteBF16(d, v), hn::Rebind<hwy::bfloat16_t, DF>(), reinterpret_cast<hwy::bfloat16_t*>(p));
+  } else if constexpr (kVectorConvert<G>) {
+    // F16C / AVX-512 conversion rounds to nearest even, like float16(float).
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    hn::StoreU(hn::DemoteTo(dh, v), dh, reinterpret_cast<hwy::float16_t*>(p));
+  } else {
+    float buf[kMaxLanesF];
+    hn::StoreU(v, d, buf);
+    const std::size_t N = hn::Lanes(d);
+    for (std::size_t i = 0; i < N; ++i) p[i] = G(buf[i]);
+  }
+}
+
+/// Non-temporal store of a full vector at p, which must be aligned to Lanes(d) * sizeof(G)
+/// (G's vector bytes): the line goes to memory without being read first.
+template <class G>
+HWY_INLINE void StreamF(DF d, VF v, G* HWY_RESTRICT p) {
+  if constexpr (std::is_same_v<G, float>) {
+    hn::Stream(v, d, p);
+  } else if constexpr (std::is_same_v<G, bfloat16>) {
+    const hn::Rebind<hwy::bfloat16_t, DF> db;
+    hn::Stream(DemoteBF16(d, v), db, reinterpret_cast<hwy::bfloat16_t*>(p));
+  } else if constexpr (kVectorConvert<G>) {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    hn::Stream(hn::DemoteTo(dh, v), dh, reinterpret_cast<hwy::float16_t*>(p));
+  } else {
+    StoreF(d, v, p);
+  }
+}
+
+/// Elements before p + i reaches the alignment StreamF needs (at most n).
+template <class G>
+HWY_INLINE std::size_t StreamHead(DF d, const G* p, std::size_t n) {
+  const std::size_t bytes = hn::Lanes(d) * sizeof(G);
+  const std::size_t mis = reinterpret_cast<std::uintptr_t>(p) % bytes;
+  if (mis % sizeof(G) != 0) return n;  // never aligns: plain stores throughout
+  const std::size_t head = mis == 0 ? 0 : (bytes - mis) / sizeof(G);
+  return head < n ? head : n;
+}
+
+/// Stores the first n lanes of v at p.
+template <class G>
+HWY_INLINE void StoreTailF(DF d, VF v, G* HWY_RESTRICT p, std::size_t n) {
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET <= HWY_AVX2
+  if constexpr (std::is_same_v<G, float>) {
+    hn::BlendedStore(v, hn::FirstN(d, n), d, p);  // masked store: other lanes' memory untouched
+    return;
+  }
+#endif
+  float buf[kMaxLanesF];
+  hn::StoreU(v, d, buf);
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_same_v<G, float>) p[i] = buf[i];
+    else p[i] = G(buf[i]);
+  }
+}
+
+// ---- float64 accumulation of float32 vectors: lanes promoted, then added in lane order ----
+#if HWY_TARGET == HWY_SCALAR
+using DD = hn::Rebind<double, DF>;
+#else
+using DD = hn::Rebind<double, hn::Half<DF>>;
+#endif
+using VD = hn::Vec<DD>;
+
+struct AccD {
+  VD lo, hi;
+  HWY_INLINE AccD() : lo(hn::Zero(DD())), hi(hn::Zero(DD())) {}
+  HWY_INLINE void add(VF v) {
+#if HWY_TARGET == HWY_SCALAR
+    lo = hn::Add(lo, hn::PromoteTo(DD(), v));
+#else
+    const hn::Half<DF> dh;
+    lo = hn::Add(lo, hn::PromoteTo(DD(), hn::LowerHalf(dh, v)));
+    hi = hn::Add(hi, hn::PromoteTo(DD(), hn::UpperHalf(dh, v)));
+#endif
+  }
+  /// Fixed-order horizontal sum.
+  HWY_INLINE double sum() const { return hn::GetLane(hn::SumOfLanes(DD(), hn::Add(lo, hi))); }
+};
+
+}  // namespace HWY_NAMESPACE
+}  // namespace losskit::kernels
+HWY_AFTER_NAMESPACE();
+
+#endif  // LOSSKIT_KERNELS_SIMD_INL_H_
