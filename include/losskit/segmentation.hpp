@@ -27,7 +27,9 @@ namespace losskit {
 //   f is multiplied by weight[c] (after dropping the background), then reduced: Mean over all
 //   (B, C) entries, Sum, or None with MONAI's shape (B, C, 1, .., 1) ((C, 1, .., 1) with batch).
 //   With one channel (C == 1) softmax, to_onehot_y and include_background = false are ignored,
-//   as in MONAI.
+//   as in MONAI; the int64 overload then takes the ids as a binary mask (0 or 1) of target
+//   values. weight is applied only when more than one channel is left (MONAI), but always
+//   validated. K >= 1 spatial dims are required. See docs/losses/dice_loss.md.
 // Reference: MONAI monai/losses/dice.py (DiceLoss), monai/losses/utils.py (compute_tp_fp_fn).
 // ---------------------------------------------------------------------------------------------
 template <class T>

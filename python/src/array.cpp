@@ -66,9 +66,14 @@ std::string_view dtype_name(DType d) {
   return "?";
 }
 
+std::string Array::dtype_str() const {
+  if (dtype_ == DType::Other && !other_dtype_.empty()) return other_dtype_;
+  return std::string(dtype_name(dtype_));
+}
+
 void Array::check_dtype(std::string_view fn, DType expected) const {
   if (dtype_ != expected)
-    fail(ErrorKind::Runtime, fn, name_, " has dtype ", dtype_name(dtype_), ", expected ", dtype_name(expected));
+    fail(ErrorKind::Runtime, fn, name_, " has dtype ", dtype_str(), ", expected ", dtype_name(expected));
 }
 
 void Array::check_writable(std::string_view fn) const {
@@ -102,6 +107,14 @@ Array to_array(py::handle obj, std::string_view fn, std::string_view name, bool 
            static_cast<int>(t.device.device_type), "); losskit computes on the CPU");
     check_ndim(fn, name, t.ndim);
     a.dtype_ = dtype_of_dlpack(t.dtype);
+    if (a.dtype_ == DType::Other) {
+      const int code = t.dtype.code, bits = t.dtype.bits;
+      const char* kind = code == kDLInt ? "int" : code == kDLUInt ? "uint" : code == kDLFloat ? "float"
+                         : code == kDLBfloat ? "bfloat" : nullptr;
+      a.other_dtype_ = kind ? std::string(kind) + std::to_string(bits)
+                            : "DLPack type code " + std::to_string(code) + " (" + std::to_string(bits) + " bits)";
+      if (t.dtype.lanes != 1) a.other_dtype_ += " x" + std::to_string(t.dtype.lanes);
+    }
     for (int k = 0; k < t.ndim; ++k) a.shape_.push_back(t.shape[k]);
     if (t.strides) {
       for (int k = 0; k < t.ndim; ++k) a.strides_.push_back(t.strides[k]);
@@ -115,6 +128,8 @@ Array to_array(py::handle obj, std::string_view fn, std::string_view name, bool 
     auto info = std::make_shared<py::buffer_info>(py::reinterpret_borrow<py::buffer>(obj).request(writable));
     check_ndim(fn, name, info->ndim);
     a.dtype_ = dtype_of_buffer(*info);
+    if (a.dtype_ == DType::Other)
+      a.other_dtype_ = "buffer format '" + info->format + "' (" + std::to_string(info->itemsize) + " bytes)";
     const auto item = static_cast<std::int64_t>(info->itemsize);
     for (py::ssize_t k = 0; k < info->ndim; ++k) {
       a.shape_.push_back(info->shape[static_cast<std::size_t>(k)]);
@@ -149,7 +164,7 @@ IndexTarget index_target(const Array& a, std::string_view fn) {
     for (std::int64_t i = 0; i < v.numel(); ++i) t.copy[static_cast<std::size_t>(i)] = v.flat(i);
     t.view = ConstView<std::int64_t>(t.copy.data(), v.shape());
   } else {
-    fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", dtype_name(a.dtype()), ", expected int64 or int32 class ids");
+    fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", a.dtype_str(), ", expected int64 or int32 class ids");
   }
   return t;
 }
@@ -176,7 +191,7 @@ Call::Call(std::string_view fn_, std::string_view pass_, const py::tuple& inputs
 }
 
 void Call::unsupported_dtype(const Array& a, std::string_view why) const {
-  fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", dtype_name(a.dtype()), ", which ", fn, " does not support",
+  fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", a.dtype_str(), ", which ", fn, " does not support",
        why);
 }
 

@@ -82,6 +82,8 @@ class Array {
   const Shape& shape() const { return shape_; }
   const Shape& strides() const { return strides_; }
   const std::string& name() const { return name_; }
+  /// "float32", ..., or a description of an unsupported dtype ("uint8", "buffer format '?'").
+  std::string dtype_str() const;
 
   /// The input view; fails unless the dtype is T. None gives an empty (null) view.
   template <class T>
@@ -111,6 +113,7 @@ class Array {
   Shape strides_{};
   bool writable_ = false;
   std::string name_;
+  std::string other_dtype_;  ///< what an unsupported dtype is
   std::shared_ptr<void> keep_;
 };
 

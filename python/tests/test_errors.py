@@ -147,5 +147,16 @@ def test_gradient_that_losskit_lacks_is_refused():
 
 
 def test_not_a_tensor():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="input must be a torch.Tensor"):
         LT.cross_entropy(x.numpy(), y)
+    with pytest.raises(TypeError, match="weight must be a torch.Tensor or None, got list"):
+        LT.cross_entropy(x, y, weight=[1.0, 2.0, 3.0])
+
+
+def test_unsupported_dtypes_are_named():
+    with pytest.raises(RuntimeError, match="^cross_entropy: input has dtype uint8, which cross_entropy does not"):
+        LT.cross_entropy(torch.ones(3, 4, dtype=torch.uint8), torch.tensor([0, 1, 2]))
+    with pytest.raises(RuntimeError, match=r"^cross_entropy: input has dtype buffer format '\?'"):
+        LN.cross_entropy(np.ones((3, 4), dtype=bool), np.array([0, 1, 2]))
+    with pytest.raises(RuntimeError, match="^nll_loss: target has dtype float32, expected int64 or int32"):
+        LT.nll_loss(x, torch.zeros(4))

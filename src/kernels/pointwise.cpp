@@ -44,10 +44,15 @@ struct KLDivV {
 };
 
 struct KLDivLogTargetV {
-  HWY_INLINE VF Loss(DF d, VF x, VF t) const { return hn::Mul(ExpT(d, t), hn::Sub(t, x)); }
+  // A zero probability (t = -inf) counts 0 in the value and the target gradient, as the
+  // scalar KLLogTargetOp (exp(-inf) * (-inf - x) would be NaN).
+  HWY_INLINE VF Loss(DF d, VF x, VF t) const { return ZeroAtNegInf(d, t, hn::Mul(ExpT(d, t), hn::Sub(t, x))); }
   HWY_INLINE VF Dx(DF d, VF, VF t) const { return hn::Neg(ExpT(d, t)); }
   HWY_INLINE VF Dy(DF d, VF x, VF t) const {
-    return hn::Mul(ExpT(d, t), hn::Add(hn::Sub(t, x), hn::Set(d, 1.0f)));
+    return ZeroAtNegInf(d, t, hn::Mul(ExpT(d, t), hn::Add(hn::Sub(t, x), hn::Set(d, 1.0f))));
+  }
+  static HWY_INLINE VF ZeroAtNegInf(DF d, VF t, VF v) {
+    return hn::IfThenZeroElse(hn::Eq(t, hn::Set(d, -std::numeric_limits<float>::infinity())), v);
   }
   // exp(t) with exp(+inf) = +inf and exp(NaN) = NaN (Highway's Exp covers (-inf, 104]).
   static HWY_INLINE VF ExpT(DF d, VF t) {

@@ -22,9 +22,7 @@ def _dl(t):
     """A DLPack capsule of t (detached: DLPack carries no autograd), or None."""
     if t is None:
         return None
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor, got {type(t).__name__}")
-    return to_dlpack(t.detach())
+    return to_dlpack(t.detach() if t.requires_grad else t)
 
 
 _HALF = (torch.bfloat16, torch.float16)
@@ -44,6 +42,9 @@ def _call(spec, pass_, tensors, out, grad_output, grads, options):
         if grad_output is not None:
             grad_output = grad_output.to(acc)
     opts = {k: _dl(v) if isinstance(v, torch.Tensor) else v for k, v in options.items()}
+    for k, v in opts.items():
+        if v is not None and not isinstance(v, (bool, int, float, str)) and type(v).__name__ != "PyCapsule":
+            raise TypeError(f"losskit.torch.{spec.name}: {k} must be a torch.Tensor or None, got {type(v).__name__}")
     spec.entry(pass_, tuple(_dl(t) for t in tensors), _dl(out), _dl(grad_output),
                tuple(_dl(g) for g in grads), **opts)
 
