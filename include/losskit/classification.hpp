@@ -158,4 +158,203 @@ LOSSKIT_DECLARE_CE_16(bfloat16)
 LOSSKIT_DECLARE_CE_16(float16)
 #undef LOSSKIT_DECLARE_CE_16
 
+// ---------------------------------------------------------------------------------------------
+// binary_cross_entropy: BCE of probabilities (torch.nn.functional.binary_cross_entropy).
+//
+//   input: probabilities in [0, 1] (any shape; anything outside [0, 1], NaN included, is an
+//   error: for logits use binary_cross_entropy_with_logits). target: the same shape.
+//   l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))
+//   Each log is clamped at -100, so l(0, 1) = 100. Mean is the plain mean (not by weights).
+//   d l / d x = w * (x - y) / max(x * (1 - x), 1e-12)   (1e-12 rounded to float, as PyTorch does)
+//   weight: optional, broadcast to the input's shape (NumPy rules).
+// Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (binary_cross_entropy_*).
+// ---------------------------------------------------------------------------------------------
+template <class T>
+struct BCEOptions {
+  ConstView<T> weight{};                  ///< optional, broadcastable to the input's shape
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+};
+
+void binary_cross_entropy(ConstView<float> input, ConstView<float> target, TensorView<float> out, const BCEOptions<float>& opts = {});
+void binary_cross_entropy(ConstView<double> input, ConstView<double> target, TensorView<double> out, const BCEOptions<double>& opts = {});
+Tensor<float> binary_cross_entropy(ConstView<float> input, ConstView<float> target, const BCEOptions<float>& opts = {});
+Tensor<double> binary_cross_entropy(ConstView<double> input, ConstView<double> target, const BCEOptions<double>& opts = {});
+void binary_cross_entropy_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
+    TensorView<float> grad_input, const BCEOptions<float>& opts = {});
+void binary_cross_entropy_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
+    TensorView<double> grad_input, const BCEOptions<double>& opts = {});
+void binary_cross_entropy_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+    TensorView<float> grad_input, const BCEOptions<float>& opts = {});
+void binary_cross_entropy_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+    TensorView<double> grad_input, const BCEOptions<double>& opts = {});
+
+// ---------------------------------------------------------------------------------------------
+// binary_cross_entropy_with_logits (torch.nn.functional.binary_cross_entropy_with_logits).
+//
+//   input: logits (any shape). target: the same shape (probabilities, usually 0 or 1).
+//   With sp(z) = log(1 + exp(z)) computed stably and p the pos_weight:
+//   l = w * (p * y * sp(-x) + (1 - y) * sp(x))       = -w (p y log s(x) + (1-y) log s(-x))
+//   d l / d x = w * ((p * y + 1 - y) * sigmoid(x) - p * y)
+//   weight and pos_weight: optional, broadcast to the input's shape (pos_weight is usually
+//   (C), one per class along the last dim). Mean is the plain mean.
+//   Infinite logits: a term whose coefficient is 0 counts 0, so x = +inf with y = 1 gives 0 and
+//   x = -inf with y = 0 gives 0, with finite gradients 1 - y and -p y (the limits). PyTorch 1.13
+//   gives NaN there (pytorch#102894); elsewhere the results agree.
+// Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (binary_cross_entropy_with_logits).
+// ---------------------------------------------------------------------------------------------
+template <class T>
+struct BCEWithLogitsOptions {
+  ConstView<T> weight{};                  ///< optional, broadcastable to the input's shape
+  ConstView<T> pos_weight{};              ///< optional, broadcastable to the input's shape
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+};
+
+void binary_cross_entropy_with_logits(ConstView<float> input, ConstView<float> target, TensorView<float> out, const BCEWithLogitsOptions<float>& opts = {});
+void binary_cross_entropy_with_logits(ConstView<double> input, ConstView<double> target, TensorView<double> out, const BCEWithLogitsOptions<double>& opts = {});
+Tensor<float> binary_cross_entropy_with_logits(ConstView<float> input, ConstView<float> target, const BCEWithLogitsOptions<float>& opts = {});
+Tensor<double> binary_cross_entropy_with_logits(ConstView<double> input, ConstView<double> target, const BCEWithLogitsOptions<double>& opts = {});
+void binary_cross_entropy_with_logits_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
+    TensorView<float> grad_input, const BCEWithLogitsOptions<float>& opts = {});
+void binary_cross_entropy_with_logits_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
+    TensorView<double> grad_input, const BCEWithLogitsOptions<double>& opts = {});
+void binary_cross_entropy_with_logits_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+    TensorView<float> grad_input, const BCEWithLogitsOptions<float>& opts = {});
+void binary_cross_entropy_with_logits_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+    TensorView<double> grad_input, const BCEWithLogitsOptions<double>& opts = {});
+
+// ---------------------------------------------------------------------------------------------
+// sigmoid_focal_loss: the focal loss of RetinaNet on logits (torchvision.ops.sigmoid_focal_loss).
+//
+//   input: logits (any shape). target: the same shape, labels in [0, 1] (soft labels allowed).
+//   p = sigmoid(x), ce = bce_with_logits(x, y), 1 - p_t = p (1 - y) + (1 - p) y,
+//   l = a_t * ce * (1 - p_t)^gamma,  a_t = alpha y + (1 - alpha)(1 - y) if alpha >= 0, else 1.
+//   d l / d x = a_t * ((p - y)(1 - p_t)^gamma + gamma ce (1 - p_t)^(gamma-1) (1 - 2y) p (1 - p))
+//   The second term is taken as its limit 0 where p (1 - p) vanishes, so the gradient stays
+//   finite for every gamma >= 0 (also 0 < gamma < 1 at saturated p, where torchvision's
+//   autograd gives NaN) and at infinite logits. 1 - p_t is computed from sigmoid(-x) without
+//   cancellation. Default reduction None, as in torchvision; Mean is the plain mean.
+// Reference: torchvision 0.14 torchvision/ops/focal_loss.py.
+// ---------------------------------------------------------------------------------------------
+struct SigmoidFocalOptions {
+  double alpha = 0.25;                    ///< weight of positives (usually in [0, 1]); negative disables a_t
+  double gamma = 2.0;                     ///< focusing exponent, >= 0
+  Reduction reduction = Reduction::None;  ///< None, Mean or Sum (torchvision's default: None)
+};
+
+void sigmoid_focal_loss(ConstView<float> input, ConstView<float> target, TensorView<float> out, const SigmoidFocalOptions& opts = {});
+void sigmoid_focal_loss(ConstView<double> input, ConstView<double> target, TensorView<double> out, const SigmoidFocalOptions& opts = {});
+Tensor<float> sigmoid_focal_loss(ConstView<float> input, ConstView<float> target, const SigmoidFocalOptions& opts = {});
+Tensor<double> sigmoid_focal_loss(ConstView<double> input, ConstView<double> target, const SigmoidFocalOptions& opts = {});
+void sigmoid_focal_loss_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
+    TensorView<float> grad_input, const SigmoidFocalOptions& opts = {});
+void sigmoid_focal_loss_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
+    TensorView<double> grad_input, const SigmoidFocalOptions& opts = {});
+void sigmoid_focal_loss_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+    TensorView<float> grad_input, const SigmoidFocalOptions& opts = {});
+void sigmoid_focal_loss_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+    TensorView<double> grad_input, const SigmoidFocalOptions& opts = {});
+
+// ---------------------------------------------------------------------------------------------
+// softmax_focal_loss: the multi-class (categorical) focal loss on logits.
+//
+//   input  (C), (N, C) or (N, C, d1..dK): logits, class dim 1 (0 for 1-D), as cross_entropy.
+//   target class ids (), (N), (N, d1..dK) in [0, C) or ignore_index, or probabilities of the
+//   input's shape (one-hot or soft).
+//   With p = softmax(x) over the class dim and t' = (1 - e) t + e / C (e = label_smoothing),
+//   l_i = -sum_c a_c t'_c (1 - p_c)^gamma log p_c,   a_c = class_alpha[c] if given, else alpha.
+//   Terms with t'_c = 0 count 0 (so -inf logits of masked classes stay finite).
+//   d l / d x_k = h_k - p_k sum_c h_c,
+//   h_c = -a_c t'_c ((1 - p_c)^gamma - gamma (1 - p_c)^(gamma-1) p_c log p_c)
+//   (the second part of h taken as its limit 0 at p_c = 1 and p_c = 0, so the gradient is
+//   finite for every gamma >= 0). 1 - p_c is computed as -expm1(log p_c), without cancellation.
+//   Mean divides by the number of positions (kept positions for class ids), as Keras'
+//   'sum_over_batch_size'.
+// Reference: Keras 3 keras.losses.CategoricalFocalCrossentropy(from_logits=True, axis=1),
+// i.e. keras/src/losses/losses.py categorical_focal_crossentropy, except that Keras clips p to
+// [1e-7, 1 - 1e-7] (which zeroes its gradient at saturation) and losskit works in log space.
+// ---------------------------------------------------------------------------------------------
+template <class T>
+struct SoftmaxFocalOptions {
+  double alpha = 0.25;                    ///< weight of every class (Keras' scalar alpha)
+  std::span<const T> class_alpha{};       ///< per-class alpha, length C (Keras' list alpha); overrides alpha
+  double gamma = 2.0;                     ///< focusing exponent, >= 0
+  double label_smoothing = 0.0;           ///< in [0, 1]
+  std::int64_t ignore_index = -100;       ///< class-id targets equal to this contribute nothing
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+};
+
+// Class-id targets.
+void softmax_focal_loss(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out, const SoftmaxFocalOptions<float>& opts = {});
+void softmax_focal_loss(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out, const SoftmaxFocalOptions<double>& opts = {});
+Tensor<float> softmax_focal_loss(ConstView<float> input, ConstView<std::int64_t> target, const SoftmaxFocalOptions<float>& opts = {});
+Tensor<double> softmax_focal_loss(ConstView<double> input, ConstView<std::int64_t> target, const SoftmaxFocalOptions<double>& opts = {});
+void softmax_focal_loss_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> grad_input, const SoftmaxFocalOptions<float>& opts = {});
+void softmax_focal_loss_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> grad_input, const SoftmaxFocalOptions<double>& opts = {});
+void softmax_focal_loss_forward_backward(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out,
+    TensorView<float> grad_input, const SoftmaxFocalOptions<float>& opts = {});
+void softmax_focal_loss_forward_backward(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
+    TensorView<double> grad_input, const SoftmaxFocalOptions<double>& opts = {});
+// Probability targets.
+void softmax_focal_loss(ConstView<float> input, ConstView<float> target, TensorView<float> out, const SoftmaxFocalOptions<float>& opts = {});
+void softmax_focal_loss(ConstView<double> input, ConstView<double> target, TensorView<double> out, const SoftmaxFocalOptions<double>& opts = {});
+Tensor<float> softmax_focal_loss(ConstView<float> input, ConstView<float> target, const SoftmaxFocalOptions<float>& opts = {});
+Tensor<double> softmax_focal_loss(ConstView<double> input, ConstView<double> target, const SoftmaxFocalOptions<double>& opts = {});
+void softmax_focal_loss_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
+    TensorView<float> grad_input, const SoftmaxFocalOptions<float>& opts = {});
+void softmax_focal_loss_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
+    TensorView<double> grad_input, const SoftmaxFocalOptions<double>& opts = {});
+void softmax_focal_loss_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+    TensorView<float> grad_input, const SoftmaxFocalOptions<float>& opts = {});
+void softmax_focal_loss_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+    TensorView<double> grad_input, const SoftmaxFocalOptions<double>& opts = {});
+
+// ---------------------------------------------------------------------------------------------
+// poly1_cross_entropy: Poly-1 loss, softmax cross-entropy plus epsilon * (1 - p_t).
+//
+//   input  (C), (N, C) or (N, C, d1..dK): logits, class dim 1 (0 for 1-D).
+//   target probabilities of the input's shape, or class ids (), (N), (N, d1..dK) in [0, C) or
+//   ignore_index (the one-hot case).
+//   With p = softmax(x), logp = log_softmax(x):
+//   l_i = -sum_c t_c logp_c + epsilon * sum_c t_c (1 - p_c)      (class ids: -logp_y + eps (1 - p_y))
+//   d l / d x_k = p_k (sum_c t_c + eps S) - t_k - eps t_k p_k,  S = sum_c t_c p_c.
+//   Default reduction None (optax returns one loss per example); Mean divides by the number of
+//   positions (kept positions for class ids).
+// Reference: optax optax/losses/_classification.py poly_loss_cross_entropy (epsilon = 2.0),
+// Leng et al. 2022, "PolyLoss" (arXiv:2204.12511).
+// ---------------------------------------------------------------------------------------------
+struct Poly1Options {
+  double epsilon = 2.0;                   ///< weight of the (1 - p_t) term, any finite value
+  std::int64_t ignore_index = -100;       ///< class-id targets equal to this contribute nothing
+  Reduction reduction = Reduction::None;  ///< None, Mean or Sum (optax: None)
+};
+
+// Class-id targets.
+void poly1_cross_entropy(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out, const Poly1Options& opts = {});
+void poly1_cross_entropy(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out, const Poly1Options& opts = {});
+Tensor<float> poly1_cross_entropy(ConstView<float> input, ConstView<std::int64_t> target, const Poly1Options& opts = {});
+Tensor<double> poly1_cross_entropy(ConstView<double> input, ConstView<std::int64_t> target, const Poly1Options& opts = {});
+void poly1_cross_entropy_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> grad_input, const Poly1Options& opts = {});
+void poly1_cross_entropy_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> grad_input, const Poly1Options& opts = {});
+void poly1_cross_entropy_forward_backward(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out,
+    TensorView<float> grad_input, const Poly1Options& opts = {});
+void poly1_cross_entropy_forward_backward(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
+    TensorView<double> grad_input, const Poly1Options& opts = {});
+// Probability targets.
+void poly1_cross_entropy(ConstView<float> input, ConstView<float> target, TensorView<float> out, const Poly1Options& opts = {});
+void poly1_cross_entropy(ConstView<double> input, ConstView<double> target, TensorView<double> out, const Poly1Options& opts = {});
+Tensor<float> poly1_cross_entropy(ConstView<float> input, ConstView<float> target, const Poly1Options& opts = {});
+Tensor<double> poly1_cross_entropy(ConstView<double> input, ConstView<double> target, const Poly1Options& opts = {});
+void poly1_cross_entropy_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
+    TensorView<float> grad_input, const Poly1Options& opts = {});
+void poly1_cross_entropy_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
+    TensorView<double> grad_input, const Poly1Options& opts = {});
+void poly1_cross_entropy_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+    TensorView<float> grad_input, const Poly1Options& opts = {});
+void poly1_cross_entropy_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+    TensorView<double> grad_input, const Poly1Options& opts = {});
+
 }  // namespace losskit

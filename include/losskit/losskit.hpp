@@ -6,6 +6,7 @@
 #include "losskit/dtype.hpp"
 #include "losskit/embedding.hpp"
 #include "losskit/error.hpp"
+#include "losskit/margin.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/regression.hpp"
 #include "losskit/segmentation.hpp"

@@ -4,6 +4,8 @@
 
 namespace losskit::python {
 void bind_classification(py::module_& m);
+void bind_classification_extra(py::module_& m);
+void bind_margin(py::module_& m);
 void bind_distribution(py::module_& m);
 void bind_segmentation(py::module_& m);
 void bind_regression(py::module_& m);
@@ -19,6 +21,8 @@ PYBIND11_MODULE(_losskit, m) {
   m.def("set_num_threads", &losskit::set_num_threads, pybind11::arg("n"),
         "Sets the threads losskit's kernels use (0: the OpenMP default).");
   lp::bind_classification(m);
+  lp::bind_classification_extra(m);
+  lp::bind_margin(m);
   lp::bind_distribution(m);
   lp::bind_segmentation(m);
   lp::bind_regression(m);

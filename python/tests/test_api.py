@@ -16,7 +16,9 @@ import losskit.torch as LT
 TORCH_LOSSES = ["cross_entropy", "nll_loss", "kl_div",
                 "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss",
                 "hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
-                "triplet_margin_with_distance_loss"]
+                "triplet_margin_with_distance_loss",
+                "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss"]
 # Arguments newer PyTorch added after the 1.13 signature (appended last, as there).
 NEWER_TORCH_ARGS = {"mse_loss": ["weight"], "l1_loss": ["weight"], "huber_loss": ["weight"]}
 
@@ -54,6 +56,16 @@ NUMPY_CASES = [
     ("kl_div", lambda g: (np.log(g.dirichlet(np.ones(4), size=6)), g.dirichlet(np.ones(4), size=6)), {}),
     ("kl_div", lambda g: (np.log(g.dirichlet(np.ones(4), size=6)), np.log(g.dirichlet(np.ones(4), size=6))),
      dict(log_target=True)),
+    ("binary_cross_entropy", lambda g: (g.uniform(0.05, 0.95, size=(5, 4)), g.uniform(size=(5, 4))),
+     dict(weight=np.array([0.5, 1.0, 2.0, 1.5]))),
+    ("binary_cross_entropy_with_logits", lambda g: (g.normal(size=(5, 4)), g.uniform(size=(5, 4))),
+     dict(weight=np.array([0.5, 1.0, 2.0, 1.5]), pos_weight=np.array([2.0, 1.0, 0.5, 3.0]))),
+    ("soft_margin_loss", lambda g: (g.normal(size=(5, 4)), g.integers(0, 2, size=(5, 4)) * 2.0 - 1), {}),
+    ("multilabel_soft_margin_loss", lambda g: (g.normal(size=(5, 4)), g.uniform(size=(5, 4))),
+     dict(weight=np.array([0.5, 1.0, 2.0, 1.5]))),
+    ("multi_margin_loss", lambda g: (g.normal(size=(5, 4)), g.integers(0, 4, size=5)),
+     dict(p=2, margin=0.7, weight=np.array([0.5, 1.0, 2.0, 1.5]))),
+    ("multilabel_margin_loss", lambda g: (g.normal(size=(5, 4)), np.array([[1, 3, -1, 0]] * 5)), {}),
 ]
 
 

@@ -49,6 +49,13 @@ CASES = {
                        "anchor and negative must have the same shape"),
     "ranking bad reduction": ("margin_ranking_loss", (x, x, torch.ones(4, 3)), dict(reduction="avg"),
                               "reduction = 'avg'"),
+    "bce weight broadcast": ("binary_cross_entropy", (torch.rand(4, 3), torch.rand(4, 3)), dict(weight=torch.ones(2)),
+                             "weight of shape [2] does not broadcast to the input shape [4, 3]"),
+    "pos_weight broadcast": ("binary_cross_entropy_with_logits", (x, torch.rand(4, 3)), dict(pos_weight=torch.ones(2, 1)),
+                             "pos_weight of shape [2, 1] does not broadcast"),
+    "multi_margin p": ("multi_margin_loss", (x, y), dict(p=3), "p = 3 is not supported"),
+    "multilabel_soft_margin shape": ("multilabel_soft_margin_loss", (x, torch.rand(4, 2)), {},
+                                     "input and target must have the same shape"),
 }
 
 # Where losskit's ErrorKind differs from the exception PyTorch raises (reported; the C++ kinds
@@ -57,6 +64,18 @@ KIND_DIFFERS = {
     "batch size": ("cross_entropy", (x, torch.tensor([0, 1, 2])), {}, "expected target of shape [4]"),
     "nll batch size": ("nll_loss", (x, torch.tensor([0, 1, 2])), {}, "expected target of shape [4]"),
 }
+# (binary_cross_entropy: a probability outside [0, 1] is a ValueError in losskit (ErrorKind::Value),
+# a RuntimeError in torch; multi(label)_margin_loss: a class id out of range is an IndexError, as
+# for cross_entropy, a RuntimeError in torch.)
+KIND_DIFFERS.update({
+    # torch checks this shape in Python (ValueError); losskit's shape errors are RuntimeErrors.
+    "bce shape": ("binary_cross_entropy_with_logits", (x, torch.rand(4, 2)), {}, "input and target must have the same shape"),
+    "bce input range": ("binary_cross_entropy", (torch.tensor([0.5, 1.5]), torch.tensor([1.0, 0.0])), {},
+                        "input[1] = 1.5 is outside [0, 1]"),
+    "multi_margin target": ("multi_margin_loss", (x, torch.tensor([0, 1, 3, 1])), {}, "target[2] = 3 is outside [0, 3)"),
+    "multilabel_margin target": ("multilabel_margin_loss", (x, torch.tensor([[0, -1, 5]] * 4)), {},
+                                 "target[0, 2] = 5 is outside [-1, 3)"),
+})
 KIND_DIFFERS_ALSO = {"label_smoothing > 1", "probability target ignore_index"}
 # smooth_l1 beta < 0 and huber delta <= 0: PyTorch's TORCH_CHECK raises RuntimeError, losskit's
 # bad-option kind is ValueError (tests/test_regression.py::test_errors pins the messages).

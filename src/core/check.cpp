@@ -28,6 +28,19 @@ void check_at_least(std::string_view fn, std::string_view name, double v, double
   if (!(v >= lo)) fail(ErrorKind::Value, fn, name, " = ", v, " must be >= ", lo);
 }
 
+std::string position_of(const Shape& shape, std::int64_t pos) {
+  std::int64_t sub[kMaxDims] = {};
+  for (int k = shape.ndim() - 1; k >= 0; --k) {
+    if (shape[k] > 0) {
+      sub[k] = pos % shape[k];
+      pos /= shape[k];
+    }
+  }
+  std::ostringstream os;
+  for (int k = 0; k < shape.ndim(); ++k) os << (k ? ", " : "") << sub[k];
+  return os.str();
+}
+
 Shape drop_dim(const Shape& s, int d) {
   Shape out;
   for (int k = 0; k < s.ndim(); ++k)

@@ -99,6 +99,9 @@ void check_range(std::string_view fn, std::string_view name, double v, double lo
 /// Fails unless v >= lo (and v is not NaN).
 void check_at_least(std::string_view fn, std::string_view name, double v, double lo);
 
+/// "2, 0, 1": the multi-index of flat row-major position `pos` in `shape`, for messages.
+std::string position_of(const Shape& shape, std::int64_t pos);
+
 /// The shape with dim `d` removed.
 Shape drop_dim(const Shape& s, int d);
 

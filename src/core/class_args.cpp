@@ -22,6 +22,7 @@ void fail_class_target(std::string_view fn, const Shape& shape, std::int64_t pos
     rem /= shape[k];
   }
   for (int k = 0; k < shape.ndim(); ++k) idx << (k ? ", " : "") << sub[k];
+  if (ignore_index == kNoIgnore) fail(ErrorKind::Index, fn, "target[", idx.str(), "] = ", v, " is outside [0, ", C, ")");
   fail(ErrorKind::Index, fn, "target[", idx.str(), "] = ", v, " is outside [0, ", C, ") and is not ignore_index (",
        ignore_index, ")");
 }

@@ -21,6 +21,10 @@
 
 namespace losskit::detail {
 
+/// ignore_index of a loss that has none (multi_margin_loss): no id is ignored, and messages
+/// about a bad id do not mention ignore_index.
+inline constexpr std::int64_t kNoIgnore = INT64_MIN;
+
 /// Class dim of an input with `ndim` dims (0 for 1-D, else 1). Fails on a 0-d input.
 int class_dim_of(std::string_view fn, int ndim);
 

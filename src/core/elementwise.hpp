@@ -13,6 +13,9 @@
 //   kernels::PwParams simd_params() const;          // only if the kind has parameters
 // Then float32 calls whose operands are all contiguous run one SIMD sweep per block; other
 // dtypes and strided operands use the scalar loop below.
+// A loss with a per-element parameter (bce_with_logits' pos_weight, broadcast to the input's
+// shape) passes it as PointwiseArgs::aux; its Op then takes it as a third argument:
+//   loss(x, y, a), dx(x, y, a), dy(x, y, a)   (scalar loop only).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +39,7 @@ template <class T, class A = T, class G = T>
 struct PointwiseArgs {
   TensorView<const T> input, target;
   TensorView<const T> weight{};       ///< optional, same shape as input
+  TensorView<const T> aux{};          ///< per-element parameter of an AuxOp, same shape as input
   TensorView<A> out{};                ///< forward output (0-d, or input-shaped for None)
   TensorView<const A> grad_output{};  ///< backward upstream gradient
   TensorView<G> grad_input{};         ///< backward output
@@ -58,6 +62,10 @@ struct PointwiseConfig {
   std::string_view target_name = "target";
 };
 
+/// An Op whose per-element functions take a third, per-element parameter (PointwiseArgs::aux).
+template <class Op, class V>
+concept AuxOp = requires(const Op& op, V v) { op.loss(v, v, v); };
+
 /// Validates everything, then runs the pass. Nothing is written before validation passes.
 template <class T, class A, class G, class Op>
 void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G> a, const Op& op) {
@@ -72,6 +80,11 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
     check_data(fn, "weight", a.weight);
     check_same_shape(fn, cfg.input_name, a.input.shape(), "weight", a.weight.shape());
   }
+  constexpr bool kAux = AuxOp<Op, A>;
+  if constexpr (kAux) {
+    check_data(fn, "aux", a.aux);
+    check_same_shape(fn, cfg.input_name, a.input.shape(), "aux", a.aux.shape());
+  }
   if (r == Reduction::BatchMean && a.input.ndim() == 0)
     fail(ErrorKind::Value, fn, "reduction = 'batchmean' needs an input with a batch dim, got a 0-d input");
   const Shape& shape = a.input.shape();
@@ -79,7 +92,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
   if (has_forward(pass)) {
     check_output(fn, "out", a.out, out_shape_of(r, shape));
     check_no_overlap(fn, "out", a.out, named(cfg.input_name, a.input), named(cfg.target_name, a.target),
-                     named("weight", a.weight));
+                     named("weight", a.weight), named("aux", a.aux));
   }
   double g_scalar = 1.0;
   if (pass == Pass::Backward) g_scalar = scalar_grad_output<A>(fn, r, a.grad_output, shape);
@@ -88,7 +101,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
     check_output(fn, "grad_input", a.grad_input, shape);
     check_no_overlap(fn, "grad_input", a.grad_input, named(cfg.input_name, a.input),
                      named(cfg.target_name, a.target), named("weight", a.weight), named("grad_output", a.grad_output),
-                     named("out", TensorView<const A>(a.out)));
+                     named("out", TensorView<const A>(a.out)), named("aux", a.aux));
   }
   if (want_gt) {
     check_output(fn, "grad_target", a.grad_target, shape);
@@ -103,6 +116,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
   auto flat_ok = [&](const auto& v) { return v.is_null() || collapsible(v, 0, nd); };
   Staged<const T> xs(a.input, !flat_ok(a.input), false), ys(a.target, !flat_ok(a.target), false);
   Staged<const T> ws(a.weight, weighted && !flat_ok(a.weight), false);
+  Staged<const T> as(a.aux, kAux && !flat_ok(a.aux), false);
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   Staged<const A> gs(a.grad_output, use_g_tensor && !flat_ok(a.grad_output), false);
   const bool out_none = has_forward(pass) && r == Reduction::None;
@@ -122,6 +136,20 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
   };
   const auto x = flat(xs.view()), y = flat(ys.view()), w = flat(ws.view()), g = flat(gs.view());
   const auto o = flat(os.view()), gi = flat(gis.view()), gt = flat(gts.view());
+  const auto aux = flat(as.view());
+  // The op's three functions, with the per-element parameter when it takes one.
+  auto f_loss = [&](A xi, A yi, std::int64_t i) {
+    if constexpr (kAux) return op.loss(xi, yi, static_cast<A>(aux[i]));
+    else { (void)i; return op.loss(xi, yi); }
+  };
+  auto f_dx = [&](A xi, A yi, std::int64_t i) {
+    if constexpr (kAux) return op.dx(xi, yi, static_cast<A>(aux[i]));
+    else { (void)i; return op.dx(xi, yi); }
+  };
+  auto f_dy = [&](A xi, A yi, std::int64_t i) {
+    if constexpr (kAux) return op.dy(xi, yi, static_cast<A>(aux[i]));
+    else { (void)i; return op.dy(xi, yi); }
+  };
 
   // The weighted-mean denominator needs sum(w) before the backward can scale: a cheap pre-pass.
   double denom = static_cast<double>(n);
@@ -134,7 +162,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
     })[0];
   }
   const A scale = static_cast<A>(reduce_scale(r, g_scalar, denom));
-  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && requires { Op::kSimd; }) {
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && !kAux && requires { Op::kSimd; }) {
     auto unit = [](const auto& f) { return f.p == nullptr || f.s == 1; };
     if (unit(x) && unit(y) && unit(w) && unit(g) && unit(o) && unit(gi) && unit(gt)) {
       kernels::PwParams params{};
@@ -161,14 +189,14 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
       const A xi = static_cast<A>(x[i]), yi = static_cast<A>(y[i]);
       const A wi = weighted ? static_cast<A>(w[i]) : A(1);
       if (has_forward(pass)) {
-        const A li = weighted ? wi * op.loss(xi, yi) : op.loss(xi, yi);
+        const A li = weighted ? wi * f_loss(xi, yi, i) : f_loss(xi, yi, i);
         if (out_none) o[i] = li;
         else acc += static_cast<double>(li);
       }
       if (has_backward(pass)) {
         const A up = (use_g_tensor ? g[i] : scale) * wi;
-        gi[i] = static_cast<G>(up * op.dx(xi, yi));
-        if (want_gt) gt[i] = static_cast<G>(up * op.dy(xi, yi));
+        gi[i] = static_cast<G>(up * f_dx(xi, yi, i));
+        if (want_gt) gt[i] = static_cast<G>(up * f_dy(xi, yi, i));
       }
     }
     return Sums<1>{acc};

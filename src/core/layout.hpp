@@ -122,6 +122,32 @@ ND<T> nd_of(const TensorView<T>& v, int nd) {
   return r;
 }
 
+/// `v` broadcast to `shape` (NumPy rules: trailing dims aligned, extent-1 or missing dims
+/// repeat with stride 0), for optional operands such as a weight or pos_weight. Fails naming
+/// `name` when the shapes do not broadcast. The result is read-only in spirit: never write to it.
+template <class T>
+TensorView<T> broadcast_to(std::string_view fn, std::string_view name, const TensorView<T>& v, const Shape& shape) {
+  const int nd = shape.ndim(), vd = v.ndim();
+  bool ok = vd <= nd;
+  Shape strides;
+  for (int k = 0; k < nd && ok; ++k) {
+    const int j = k - (nd - vd);
+    if (j < 0) {
+      strides.push_back(0);
+    } else if (v.size(j) == shape[k]) {
+      strides.push_back(shape[k] == 1 ? 0 : v.stride(j));
+    } else if (v.size(j) == 1) {
+      strides.push_back(0);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok)
+    fail(ErrorKind::Shape, fn, name, " of shape ", v.shape().str(), " does not broadcast to the input shape ",
+         shape.str());
+  return TensorView<T>(v.data(), shape, strides);
+}
+
 /// True when v's dims [0, cd) and (cd, ndim) each collapse (so ncd_of works without staging).
 template <class T>
 bool ncd_ok(const TensorView<T>& v, int cd) {

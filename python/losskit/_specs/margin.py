@@ -1,0 +1,19 @@
+"""Specs of the margin and hinge losses (include/losskit/margin.hpp)."""
+from . import LossSpec, shape_of_input, shape_without_class_dim
+
+
+def shape_without_last_dim(shapes, options):
+    """Losses over the last dim (multilabel and Keras hinges): (..., C) -> (...)."""
+    return tuple(shapes[0])[:-1]
+
+
+soft_margin_loss = LossSpec("soft_margin_loss", ("input", "target"), (True, False), shape_of_input)
+multilabel_soft_margin_loss = LossSpec("multilabel_soft_margin_loss", ("input", "target"), (True, False),
+                                       shape_without_last_dim)
+multi_margin_loss = LossSpec("multi_margin_loss", ("input", "target"), (True, False), shape_without_class_dim)
+multilabel_margin_loss = LossSpec("multilabel_margin_loss", ("input", "target"), (True, False),
+                                  shape_without_last_dim)
+hinge_loss = LossSpec("hinge_loss", ("input", "target"), (True, False), shape_without_last_dim)
+squared_hinge_loss = LossSpec("squared_hinge_loss", ("input", "target"), (True, False), shape_without_last_dim)
+categorical_hinge_loss = LossSpec("categorical_hinge_loss", ("input", "target"), (True, False),
+                                  shape_without_last_dim)

@@ -1,0 +1,220 @@
+"""losskit.torch binary_cross_entropy(_with_logits) against torch.nn.functional, and
+sigmoid_focal_loss / softmax_focal_loss / poly1_cross_entropy against their defining libraries'
+formulas (torchvision, Keras, optax) written with torch ops: values and gradients."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit.numpy as LN
+import losskit.torch as LT
+from conftest import check_parity, seed_of
+
+SHAPES = [(7,), (6, 5), (4, 3, 5), (0, 4)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_binary_cross_entropy(shape, reduction, weighted, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, weighted))
+    x = torch.rand(shape, generator=gen, dtype=dtype) * 0.98 + 0.01
+    y = torch.rand(shape, generator=gen, dtype=dtype)
+    if x.numel() >= 2:  # probabilities of exactly 0 and 1: the -100 clamps
+        x.view(-1)[0], y.view(-1)[0] = 0.0, 1.0
+        x.view(-1)[1], y.view(-1)[1] = 1.0, 0.0
+    kw = dict(reduction=reduction)
+    if weighted:
+        kw["weight"] = torch.rand(shape[-1:], generator=gen, dtype=dtype) + 0.5
+    check_parity(LT.binary_cross_entropy, F.binary_cross_entropy, [x, y], kw, grad_of=[0], layout=layout,
+                 upstream=upstream)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted,pos_weighted", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_binary_cross_entropy_with_logits(shape, reduction, weighted, pos_weighted, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, weighted, pos_weighted))
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 3
+    y = torch.rand(shape, generator=gen, dtype=dtype)
+    kw = dict(reduction=reduction)
+    if weighted:
+        kw["weight"] = torch.rand(shape[-1:], generator=gen, dtype=dtype) + 0.5
+    if pos_weighted:
+        kw["pos_weight"] = torch.rand(shape[-1:], generator=gen, dtype=dtype) * 3 + 0.2
+    check_parity(LT.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits, [x, y], kw,
+                 grad_of=[0], layout=layout, upstream=upstream)
+
+
+def test_bce_with_logits_infinite_logits_give_limits():
+    x = torch.tensor([float("inf"), -float("inf"), 2.0], requires_grad=True)
+    y = torch.tensor([1.0, 0.0, 0.5])
+    loss = LT.binary_cross_entropy_with_logits(x, y, reduction="none")
+    assert torch.isnan(F.binary_cross_entropy_with_logits(x, y, reduction="none")[0])  # pytorch#102894
+    assert loss[0].item() == 0 and loss[1].item() == 0
+    loss.sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_bce_rejects_non_probabilities():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input\[1\] = 1.5 is outside \[0, 1\]"):
+        LT.binary_cross_entropy(torch.tensor([0.5, 1.5]), torch.tensor([1.0, 0.0]))
+
+
+# ---- beyond PyTorch: the references written as their libraries write them ----------------------
+def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
+    """torchvision.ops.sigmoid_focal_loss (torchvision 0.14), transcribed."""
+    p = torch.sigmoid(inputs)
+    ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+        loss = alpha_t * loss
+    if reduction == "mean":
+        loss = loss.mean()
+    elif reduction == "sum":
+        loss = loss.sum()
+    return loss
+
+
+@pytest.mark.parametrize("shape", SHAPES[:3], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("alpha,gamma", [(0.25, 2), (-1, 2), (0.25, 0.5), (0.75, 0.0)])
+@pytest.mark.parametrize("hard", [False, True])
+def test_sigmoid_focal_loss(shape, reduction, alpha, gamma, hard, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, alpha, gamma, hard))
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 2
+    y = (torch.rand(shape, generator=gen) < 0.4).to(dtype) if hard else torch.rand(shape, generator=gen, dtype=dtype)
+    check_parity(LT.sigmoid_focal_loss, torchvision_sigmoid_focal_loss, [x, y],
+                 dict(alpha=alpha, gamma=gamma, reduction=reduction), grad_of=[0], layout=layout)
+
+
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 2.0])
+def test_sigmoid_focal_gradient_finite_when_saturated(gamma):
+    x = torch.tensor([-1e3, -40.0, 40.0, 1e3, float("inf"), -float("inf")], dtype=torch.float64, requires_grad=True)
+    for y in (0.0, 1.0):
+        x.grad = None
+        LT.sigmoid_focal_loss(x, torch.full_like(x, y), gamma=gamma).sum().backward()
+        assert torch.isfinite(x.grad).all(), x.grad
+
+
+def keras_focal(x, y, alpha, gamma, label_smoothing):
+    """keras.losses.categorical_focal_crossentropy(from_logits=True) over dim 1, with log_softmax
+    for log p (Keras clips p to [1e-7, 1 - 1e-7])."""
+    cd = 0 if x.dim() == 1 else 1
+    C = x.shape[cd]
+    y = y * (1 - label_smoothing) + label_smoothing / C
+    logp = torch.log_softmax(x, cd)
+    p = logp.exp()
+    if isinstance(alpha, torch.Tensor):
+        shape = [1] * x.dim()
+        shape[cd] = C
+        alpha = alpha.view(shape)
+    return (alpha * (1 - p) ** gamma * (-y * logp)).sum(cd)
+
+
+def one_hot(ids, C, cd, dtype, ignore_index=-100):
+    kept = ids != ignore_index
+    oh = F.one_hot(torch.where(kept, ids, torch.zeros_like(ids)), C).to(dtype) * kept.unsqueeze(-1).to(dtype)
+    return oh.movedim(-1, cd), kept
+
+
+def reduce(loss, reduction, count=None):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / (loss.numel() if count is None else count)
+
+
+def ref_softmax_focal(input, target, alpha=0.25, gamma=2.0, label_smoothing=0.0, ignore_index=-100,
+                      reduction="mean"):
+    cd = 0 if input.dim() == 1 else 1
+    if target.dtype == torch.int64:
+        y, kept = one_hot(target, input.shape[cd], cd, input.dtype, ignore_index)
+        loss = keras_focal(input, y, alpha, gamma, label_smoothing) * kept.to(input.dtype)
+        return reduce(loss, reduction, kept.sum())
+    return reduce(keras_focal(input, target, alpha, gamma, label_smoothing), reduction)
+
+
+CLASS_SHAPES = [(5,), (6, 4), (3, 4, 5)]
+
+
+@pytest.mark.parametrize("shape", CLASS_SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("gamma,label_smoothing,per_class", [(2.0, 0.0, False), (0.5, 0.1, False), (0.0, 0.0, True),
+                                                             (2.0, 0.2, True)])
+@pytest.mark.parametrize("ids", [True, False])
+def test_softmax_focal_loss(shape, reduction, gamma, label_smoothing, per_class, ids, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, gamma, label_smoothing, per_class, ids))
+    cd = 0 if len(shape) == 1 else 1
+    C = shape[cd]
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 2
+    if ids:
+        t = torch.randint(0, C, shape[:cd] + shape[cd + 1:], generator=gen)
+        if t.numel() > 1:
+            t.view(-1)[0] = -100
+    else:
+        t = torch.softmax(torch.randn(shape, generator=gen, dtype=dtype), cd)
+    alpha = torch.rand(C, generator=gen, dtype=dtype) + 0.2 if per_class else 0.25
+    check_parity(LT.softmax_focal_loss, ref_softmax_focal, [x, t],
+                 dict(alpha=alpha, gamma=gamma, label_smoothing=label_smoothing, reduction=reduction),
+                 grad_of=[0], layout=layout)
+
+
+def ref_poly1(input, target, epsilon=2.0, ignore_index=-100, reduction="none"):
+    """optax.poly_loss_cross_entropy over dim 1, transcribed; class ids as one-hot labels."""
+    cd = 0 if input.dim() == 1 else 1
+    kept = None
+    if target.dtype == torch.int64:
+        target, kept = one_hot(target, input.shape[cd], cd, input.dtype, ignore_index)
+    p = torch.softmax(input, cd)
+    one_minus_pt = (target * (1 - p)).sum(cd)
+    cross_entropy = -(target * torch.log_softmax(input, cd)).sum(cd)
+    loss = cross_entropy + epsilon * one_minus_pt
+    if kept is not None:
+        return reduce(loss * kept.to(input.dtype), reduction, kept.sum())
+    return reduce(loss, reduction)
+
+
+@pytest.mark.parametrize("shape", CLASS_SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("epsilon", [2.0, -1.0, 0.5])
+@pytest.mark.parametrize("ids", [True, False])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_poly1_cross_entropy(shape, reduction, epsilon, ids, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, epsilon, ids))
+    cd = 0 if len(shape) == 1 else 1
+    C = shape[cd]
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 2
+    if ids:
+        t = torch.randint(0, C, shape[:cd] + shape[cd + 1:], generator=gen)
+        if t.numel() > 1:
+            t.view(-1)[0] = -100
+    else:
+        t = torch.rand(shape, generator=gen, dtype=dtype)
+    check_parity(LT.poly1_cross_entropy, ref_poly1, [x, t], dict(epsilon=epsilon, reduction=reduction),
+                 grad_of=[0], layout=layout, upstream=upstream)
+
+
+def test_numpy_agrees_with_torch():
+    g = np.random.default_rng(5)
+    x, y = g.normal(size=(4, 3)), g.uniform(size=(4, 3))
+    w = g.uniform(0.5, 1.5, size=3)
+    loss, grad = LN.binary_cross_entropy_with_logits_with_grad(x, y, weight=w, pos_weight=w)
+    xt = torch.tensor(x, requires_grad=True)
+    ref = F.binary_cross_entropy_with_logits(xt, torch.tensor(y), weight=torch.tensor(w), pos_weight=torch.tensor(w))
+    ref.backward()
+    np.testing.assert_allclose(loss, ref.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-12)
+    ids = g.integers(0, 3, size=4)
+    np.testing.assert_allclose(LN.poly1_cross_entropy(x, ids, reduction="none"),
+                               ref_poly1(torch.tensor(x), torch.tensor(ids), reduction="none").numpy(), rtol=1e-12)
+    np.testing.assert_allclose(LN.softmax_focal_loss(x, ids, class_alpha=w),
+                               ref_softmax_focal(torch.tensor(x), torch.tensor(ids), alpha=torch.tensor(w)).numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(LN.sigmoid_focal_loss(x, y), torchvision_sigmoid_focal_loss(torch.tensor(x), torch.tensor(y)).numpy(),
+                               rtol=1e-12)

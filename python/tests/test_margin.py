@@ -1,0 +1,132 @@
+"""losskit.torch margin losses against torch.nn.functional, and the Keras hinges against Keras'
+formulas written with torch ops: values and gradients."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit.numpy as LN
+import losskit.torch as LT
+from conftest import check_parity, seed_of
+
+SHAPES = [(7,), (6, 5), (4, 3, 5), (0, 4)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_soft_margin_loss(shape, reduction, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction))
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 3
+    y = torch.randint(0, 2, shape, generator=gen).to(dtype) * 2 - 1
+    check_parity(LT.soft_margin_loss, F.soft_margin_loss, [x, y], dict(reduction=reduction), grad_of=[0],
+                 layout=layout, upstream=upstream)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_multilabel_soft_margin_loss(shape, reduction, weighted, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, weighted))
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 2
+    y = torch.rand(shape, generator=gen, dtype=dtype)
+    kw = dict(reduction=reduction)
+    if weighted:
+        kw["weight"] = torch.rand(shape[-1:], generator=gen, dtype=dtype) + 0.5
+    check_parity(LT.multilabel_soft_margin_loss, F.multilabel_soft_margin_loss, [x, y], kw, grad_of=[0],
+                 layout=layout, upstream=upstream)
+
+
+@pytest.mark.parametrize("shape", [(5,), (6, 4), (1, 3)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("p,margin,weighted", [(1, 1.0, False), (2, 1.0, False), (1, 0.5, True), (2, 2.0, True)])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_multi_margin_loss(shape, reduction, p, margin, weighted, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, p, margin, weighted))
+    C = shape[-1]
+    x = torch.randn(shape, generator=gen, dtype=dtype)
+    y = torch.randint(0, C, shape[:-1], generator=gen)
+    kw = dict(p=p, margin=margin, reduction=reduction)
+    if weighted:
+        kw["weight"] = torch.rand(C, generator=gen, dtype=dtype) + 0.5
+    check_parity(LT.multi_margin_loss, F.multi_margin_loss, [x, y], kw, grad_of=[0], layout=layout,
+                 upstream=upstream)
+
+
+@pytest.mark.parametrize("shape", [(5,), (6, 4), (3, 6)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_multilabel_margin_loss(shape, reduction, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction))
+    C = shape[-1]
+    x = torch.randn(shape, generator=gen, dtype=dtype)
+    y = torch.randint(0, C, shape, generator=gen)
+    rows = y.view(-1, C)
+    for n in range(rows.shape[0]):
+        k = int(torch.randint(0, C + 1, (), generator=gen))
+        if k < C:
+            rows[n, k] = -1  # labels end at the first -1; ids after it are ignored
+    check_parity(LT.multilabel_margin_loss, F.multilabel_margin_loss, [x, y], dict(reduction=reduction),
+                 grad_of=[0], layout=layout, upstream=upstream)
+
+
+# ---- Keras hinges, transcribed (keras/src/losses/losses.py) ------------------------------------
+def keras_convert(y):
+    is_binary = torch.logical_or(y == 0, y == 1).all()
+    return 2.0 * y - 1.0 if is_binary else y
+
+
+def _reduce(loss, reduction):
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+def keras_hinge(input, target, reduction="mean"):
+    return _reduce(torch.clamp_min(1.0 - keras_convert(target) * input, 0.0).mean(-1), reduction)
+
+
+def keras_squared_hinge(input, target, reduction="mean"):
+    return _reduce(torch.square(torch.clamp_min(1.0 - keras_convert(target) * input, 0.0)).mean(-1), reduction)
+
+
+def keras_categorical_hinge(input, target, reduction="mean"):
+    pos = (target * input).sum(-1)
+    neg = ((1.0 - target) * input).amax(-1)
+    return _reduce(torch.clamp_min(neg - pos + 1.0, 0.0), reduction)
+
+
+@pytest.mark.parametrize("shape", [(5,), (6, 4), (3, 4, 5)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("labels", ["01", "pm1", "soft"])
+def test_keras_hinges(shape, reduction, labels, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, labels))
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 1.5
+    if labels == "01":
+        y = torch.randint(0, 2, shape, generator=gen).to(dtype)
+    elif labels == "pm1":
+        y = torch.randint(0, 2, shape, generator=gen).to(dtype) * 2 - 1
+    else:
+        y = torch.rand(shape, generator=gen, dtype=dtype)
+    kw = dict(reduction=reduction)
+    check_parity(LT.hinge_loss, keras_hinge, [x, y], kw, grad_of=[0], layout=layout)
+    check_parity(LT.squared_hinge_loss, keras_squared_hinge, [x, y], kw, grad_of=[0], layout=layout)
+    C = shape[-1]
+    onehot = F.one_hot(torch.randint(0, C, shape[:-1], generator=gen), C).to(dtype)
+    check_parity(LT.categorical_hinge_loss, keras_categorical_hinge, [x, onehot if labels != "soft" else y], kw,
+                 grad_of=[0], layout=layout)
+
+
+def test_numpy_agrees_with_torch():
+    g = np.random.default_rng(7)
+    x, y = g.normal(size=(5, 4)), g.integers(0, 4, size=5)
+    loss, grad = LN.multi_margin_loss_with_grad(x, y, p=2, margin=0.5, weight=np.arange(1.0, 5.0))
+    xt = torch.tensor(x, requires_grad=True)
+    ref = F.multi_margin_loss(xt, torch.tensor(y), p=2, margin=0.5, weight=torch.arange(1.0, 5.0, dtype=torch.float64))
+    ref.backward()
+    np.testing.assert_allclose(loss, ref.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-12)
+    lab = g.integers(0, 2, size=(5, 4)).astype(np.float64)
+    np.testing.assert_allclose(LN.hinge_loss(x, lab, reduction="none"),
+                               keras_hinge(torch.tensor(x), torch.tensor(lab), "none").numpy(), rtol=1e-12)
+    np.testing.assert_allclose(LN.multilabel_soft_margin_loss(x, lab),
+                               F.multilabel_soft_margin_loss(torch.tensor(x), torch.tensor(lab)).numpy(), rtol=1e-12)
