@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/api.hpp"
 #include "core/class_args.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
@@ -243,61 +244,16 @@ void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T>
 
 }  // namespace
 
-#define LOSSKIT_CE_API(T, TT, RUN)                                                                               \
-  void cross_entropy(ConstView<T> input, ConstView<TT> target, TensorView<T> out,                               \
-                     const CrossEntropyOptions<T>& opts) {                                                       \
-    RUN<T>(Pass::Forward, input, target, out, {}, {}, opts);                                                     \
-  }                                                                                                              \
-  Tensor<T> cross_entropy(ConstView<T> input, ConstView<TT> target, const CrossEntropyOptions<T>& opts) {       \
-    Tensor<T> out;                                                                                               \
-    RUN<T>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                                \
-    return out;                                                                                                  \
-  }                                                                                                              \
-  void cross_entropy_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<TT> target,               \
-                              TensorView<T> grad_input, const CrossEntropyOptions<T>& opts) {                    \
-    RUN<T>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                                    \
-  }                                                                                                              \
-  void cross_entropy_forward_backward(ConstView<T> input, ConstView<TT> target, TensorView<T> out,              \
-                                      TensorView<T> grad_input, const CrossEntropyOptions<T>& opts) {            \
-    RUN<T>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                                     \
-  }
 
-LOSSKIT_CE_API(float, std::int64_t, run_ids)
-LOSSKIT_CE_API(double, std::int64_t, run_ids)
-LOSSKIT_CE_API(float, float, run_probs)
-LOSSKIT_CE_API(double, double, run_probs)
+LOSSKIT_DEFINE_LOSS(cross_entropy, float, std::int64_t, CrossEntropyOptions<float>, run_ids)
+LOSSKIT_DEFINE_LOSS(cross_entropy, double, std::int64_t, CrossEntropyOptions<double>, run_ids)
+LOSSKIT_DEFINE_LOSS(cross_entropy, float, float, CrossEntropyOptions<float>, run_probs)
+LOSSKIT_DEFINE_LOSS(cross_entropy, double, double, CrossEntropyOptions<double>, run_probs)
 
 // 16-bit logits (class ids): float32 weights, loss and upstream gradient; the gradient in the
 // logits' dtype or in float32.
-#define LOSSKIT_CE_16_API(T)                                                                                     \
-  void cross_entropy(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,                 \
-                     const CrossEntropyOptions<float>& opts) {                                                   \
-    run_ids<T, T, float>(Pass::Forward, input, target, out, {}, {}, opts);                                       \
-  }                                                                                                              \
-  Tensor<float> cross_entropy(ConstView<T> input, ConstView<std::int64_t> target,                               \
-                              const CrossEntropyOptions<float>& opts) {                                          \
-    Tensor<float> out;                                                                                           \
-    run_ids<T, T, float>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                  \
-    return out;                                                                                                  \
-  }                                                                                                              \
-  void cross_entropy_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target, \
-                              TensorView<T> grad_input, const CrossEntropyOptions<float>& opts) {                \
-    run_ids<T, T, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                      \
-  }                                                                                                              \
-  void cross_entropy_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target, \
-                              TensorView<float> grad_input, const CrossEntropyOptions<float>& opts) {            \
-    run_ids<T, float, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                  \
-  }                                                                                                              \
-  void cross_entropy_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out, \
-                                      TensorView<T> grad_input, const CrossEntropyOptions<float>& opts) {        \
-    run_ids<T, T, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                       \
-  }                                                                                                              \
-  void cross_entropy_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out, \
-                                      TensorView<float> grad_input, const CrossEntropyOptions<float>& opts) {    \
-    run_ids<T, float, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                   \
-  }
 
-LOSSKIT_CE_16_API(bfloat16)
-LOSSKIT_CE_16_API(float16)
+LOSSKIT_DEFINE_LOSS_16(cross_entropy, bfloat16, std::int64_t, CrossEntropyOptions<float>, run_ids)
+LOSSKIT_DEFINE_LOSS_16(cross_entropy, float16, std::int64_t, CrossEntropyOptions<float>, run_ids)
 
 }  // namespace losskit

@@ -1,4 +1,5 @@
 // nll_loss: validate -> canonical [N, C, D] layout -> kernel -> reduce.
+#include "core/api.hpp"
 #include "core/class_args.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
@@ -97,56 +98,12 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
 
 }  // namespace
 
-#define LOSSKIT_NLL_API(T)                                                                                       \
-  void nll_loss(ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out,                          \
-                const NLLLossOptions<T>& opts) {                                                                 \
-    run<T>(Pass::Forward, input, target, out, {}, {}, opts);                                                     \
-  }                                                                                                              \
-  Tensor<T> nll_loss(ConstView<T> input, ConstView<std::int64_t> target, const NLLLossOptions<T>& opts) {       \
-    Tensor<T> out;                                                                                               \
-    run<T>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                                \
-    return out;                                                                                                  \
-  }                                                                                                              \
-  void nll_loss_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<std::int64_t> target,          \
-                         TensorView<T> grad_input, const NLLLossOptions<T>& opts) {                              \
-    run<T>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                                    \
-  }                                                                                                              \
-  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<T> out,         \
-                                 TensorView<T> grad_input, const NLLLossOptions<T>& opts) {                      \
-    run<T>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                                     \
-  }
 
-LOSSKIT_NLL_API(float)
-LOSSKIT_NLL_API(double)
+LOSSKIT_DEFINE_LOSS(nll_loss, float, std::int64_t, NLLLossOptions<float>, run)
+LOSSKIT_DEFINE_LOSS(nll_loss, double, std::int64_t, NLLLossOptions<double>, run)
 
-#define LOSSKIT_NLL_16_API(T)                                                                                    \
-  void nll_loss(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,                      \
-                const NLLLossOptions<float>& opts) {                                                             \
-    run<T, T, float>(Pass::Forward, input, target, out, {}, {}, opts);                                           \
-  }                                                                                                              \
-  Tensor<float> nll_loss(ConstView<T> input, ConstView<std::int64_t> target, const NLLLossOptions<float>& opts) { \
-    Tensor<float> out;                                                                                           \
-    run<T, T, float>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                      \
-    return out;                                                                                                  \
-  }                                                                                                              \
-  void nll_loss_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,      \
-                         TensorView<T> grad_input, const NLLLossOptions<float>& opts) {                          \
-    run<T, T, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                          \
-  }                                                                                                              \
-  void nll_loss_backward(ConstView<float> grad_output, ConstView<T> input, ConstView<std::int64_t> target,      \
-                         TensorView<float> grad_input, const NLLLossOptions<float>& opts) {                      \
-    run<T, float, float>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                      \
-  }                                                                                                              \
-  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,     \
-                                 TensorView<T> grad_input, const NLLLossOptions<float>& opts) {                  \
-    run<T, T, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                           \
-  }                                                                                                              \
-  void nll_loss_forward_backward(ConstView<T> input, ConstView<std::int64_t> target, TensorView<float> out,     \
-                                 TensorView<float> grad_input, const NLLLossOptions<float>& opts) {              \
-    run<T, float, float>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                       \
-  }
 
-LOSSKIT_NLL_16_API(bfloat16)
-LOSSKIT_NLL_16_API(float16)
+LOSSKIT_DEFINE_LOSS_16(nll_loss, bfloat16, std::int64_t, NLLLossOptions<float>, run)
+LOSSKIT_DEFINE_LOSS_16(nll_loss, float16, std::int64_t, NLLLossOptions<float>, run)
 
 }  // namespace losskit

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/api.hpp"
 #include "core/elementwise.hpp"
 #include "losskit/distribution.hpp"
 
@@ -45,7 +46,7 @@ struct KLLogTargetOp {
   }
 };
 
-template <class T, class A, class G>
+template <class T, class A = T, class G = T>
 void run(Pass pass, detail::PointwiseArgs<T, A, G> a, const KLDivOptions& o) {
   const detail::PointwiseConfig cfg{.fn = "kl_div", .reduction = o.reduction, .allow_batchmean = true};
   if (o.log_target) detail::run_pointwise(cfg, pass, a, KLLogTargetOp{});
@@ -54,31 +55,8 @@ void run(Pass pass, detail::PointwiseArgs<T, A, G> a, const KLDivOptions& o) {
 
 }  // namespace
 
-#define LOSSKIT_KL_API(T)                                                                                        \
-  void kl_div(ConstView<T> input, ConstView<T> target, TensorView<T> out, const KLDivOptions& opts) {           \
-    run<T, T, T>(Pass::Forward, {.input = input, .target = target, .out = out}, opts);                          \
-  }                                                                                                              \
-  Tensor<T> kl_div(ConstView<T> input, ConstView<T> target, const KLDivOptions& opts) {                         \
-    Tensor<T> out;                                                                                               \
-    run<T, T, T>(Pass::Forward, {.input = input, .target = target, .owned = &out}, opts);                       \
-    return out;                                                                                                  \
-  }                                                                                                              \
-  void kl_div_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<T> target,                       \
-                       TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts) {          \
-    run<T, T, T>(Pass::Backward,                                                                                 \
-           {.input = input, .target = target, .grad_output = grad_output, .grad_input = grad_input,              \
-            .grad_target = grad_target},                                                                         \
-           opts);                                                                                                \
-  }                                                                                                              \
-  void kl_div_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<T> out,                      \
-                               TensorView<T> grad_input, TensorView<T> grad_target, const KLDivOptions& opts) {  \
-    run<T, T, T>(Pass::ForwardBackward,                                                                          \
-           {.input = input, .target = target, .out = out, .grad_input = grad_input, .grad_target = grad_target}, \
-           opts);                                                                                                \
-  }
-
-LOSSKIT_KL_API(float)
-LOSSKIT_KL_API(double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(kl_div, float, KLDivOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(kl_div, double, KLDivOptions, run)
 
 // 16-bit log-probabilities and targets: computed in float32, float32 loss and grad_output; the
 // gradients in the inputs' dtype (G = T) or in float32 (G = float).

@@ -2,7 +2,8 @@
 // pointwise losses on the shared driver (core/elementwise.hpp).
 #include "core/check.hpp"
 #include "losskit/regression.hpp"
-#include "regression/pair_loss.hpp"
+#include "core/api.hpp"
+#include "core/elementwise.hpp"
 
 namespace losskit {
 namespace {
@@ -80,9 +81,9 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const SmoothL1LossOption
 
 }  // namespace
 
-LOSSKIT_DEFINE_PAIR_LOSS(huber_loss, HuberLossOptions<float>, float)
-LOSSKIT_DEFINE_PAIR_LOSS(huber_loss, HuberLossOptions<double>, double)
-LOSSKIT_DEFINE_PAIR_LOSS(smooth_l1_loss, SmoothL1LossOptions, float)
-LOSSKIT_DEFINE_PAIR_LOSS(smooth_l1_loss, SmoothL1LossOptions, double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(huber_loss, float, HuberLossOptions<float>, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(huber_loss, double, HuberLossOptions<double>, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(smooth_l1_loss, float, SmoothL1LossOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(smooth_l1_loss, double, SmoothL1LossOptions, run)
 
 }  // namespace losskit

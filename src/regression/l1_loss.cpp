@@ -1,6 +1,7 @@
 // l1_loss: a pointwise loss on the shared driver (core/elementwise.hpp).
 #include "losskit/regression.hpp"
-#include "regression/pair_loss.hpp"
+#include "core/api.hpp"
+#include "core/elementwise.hpp"
 
 namespace losskit {
 namespace {
@@ -25,7 +26,7 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const L1LossOptions<T>& 
 
 }  // namespace
 
-LOSSKIT_DEFINE_PAIR_LOSS(l1_loss, L1LossOptions<float>, float)
-LOSSKIT_DEFINE_PAIR_LOSS(l1_loss, L1LossOptions<double>, double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(l1_loss, float, L1LossOptions<float>, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(l1_loss, double, L1LossOptions<double>, run)
 
 }  // namespace losskit

@@ -3,7 +3,8 @@
 #include <numbers>
 
 #include "losskit/regression.hpp"
-#include "regression/pair_loss.hpp"
+#include "core/api.hpp"
+#include "core/elementwise.hpp"
 
 namespace losskit {
 namespace {
@@ -29,7 +30,7 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const LogCoshLossOptions
 
 }  // namespace
 
-LOSSKIT_DEFINE_PAIR_LOSS(log_cosh_loss, LogCoshLossOptions, float)
-LOSSKIT_DEFINE_PAIR_LOSS(log_cosh_loss, LogCoshLossOptions, double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(log_cosh_loss, float, LogCoshLossOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(log_cosh_loss, double, LogCoshLossOptions, run)
 
 }  // namespace losskit

@@ -1,6 +1,7 @@
 // mse_loss: a pointwise loss on the shared driver (core/elementwise.hpp).
 #include "losskit/regression.hpp"
-#include "regression/pair_loss.hpp"
+#include "core/api.hpp"
+#include "core/elementwise.hpp"
 
 namespace losskit {
 namespace {
@@ -25,7 +26,7 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const MSELossOptions<T>&
 
 }  // namespace
 
-LOSSKIT_DEFINE_PAIR_LOSS(mse_loss, MSELossOptions<float>, float)
-LOSSKIT_DEFINE_PAIR_LOSS(mse_loss, MSELossOptions<double>, double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(mse_loss, float, MSELossOptions<float>, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(mse_loss, double, MSELossOptions<double>, run)
 
 }  // namespace losskit

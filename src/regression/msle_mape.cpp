@@ -3,7 +3,8 @@
 
 #include "core/check.hpp"
 #include "losskit/regression.hpp"
-#include "regression/pair_loss.hpp"
+#include "core/api.hpp"
+#include "core/elementwise.hpp"
 
 namespace losskit {
 namespace {
@@ -76,9 +77,9 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const MAPELossOptions& o
 
 }  // namespace
 
-LOSSKIT_DEFINE_PAIR_LOSS(msle_loss, MSLELossOptions, float)
-LOSSKIT_DEFINE_PAIR_LOSS(msle_loss, MSLELossOptions, double)
-LOSSKIT_DEFINE_PAIR_LOSS(mape_loss, MAPELossOptions, float)
-LOSSKIT_DEFINE_PAIR_LOSS(mape_loss, MAPELossOptions, double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(msle_loss, float, MSLELossOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(msle_loss, double, MSLELossOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(mape_loss, float, MAPELossOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(mape_loss, double, MAPELossOptions, run)
 
 }  // namespace losskit

@@ -4,7 +4,8 @@
 
 #include "core/check.hpp"
 #include "losskit/regression.hpp"
-#include "regression/pair_loss.hpp"
+#include "core/api.hpp"
+#include "core/elementwise.hpp"
 
 namespace losskit {
 namespace {
@@ -78,7 +79,7 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const PoissonNLLLossOpti
 
 }  // namespace
 
-LOSSKIT_DEFINE_PAIR_LOSS(poisson_nll_loss, PoissonNLLLossOptions, float)
-LOSSKIT_DEFINE_PAIR_LOSS(poisson_nll_loss, PoissonNLLLossOptions, double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(poisson_nll_loss, float, PoissonNLLLossOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(poisson_nll_loss, double, PoissonNLLLossOptions, run)
 
 }  // namespace losskit

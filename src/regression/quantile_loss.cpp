@@ -2,7 +2,8 @@
 // the shared driver.
 #include "core/check.hpp"
 #include "losskit/regression.hpp"
-#include "regression/pair_loss.hpp"
+#include "core/api.hpp"
+#include "core/elementwise.hpp"
 
 namespace losskit {
 namespace {
@@ -31,7 +32,7 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const QuantileLossOption
 
 }  // namespace
 
-LOSSKIT_DEFINE_PAIR_LOSS(quantile_loss, QuantileLossOptions, float)
-LOSSKIT_DEFINE_PAIR_LOSS(quantile_loss, QuantileLossOptions, double)
+LOSSKIT_DEFINE_POINTWISE_LOSS(quantile_loss, float, QuantileLossOptions, run)
+LOSSKIT_DEFINE_POINTWISE_LOSS(quantile_loss, double, QuantileLossOptions, run)
 
 }  // namespace losskit

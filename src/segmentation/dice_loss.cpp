@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/api.hpp"
 #include "core/check.hpp"
 #include "core/class_args.hpp"
 #include "core/layout.hpp"
@@ -511,27 +512,10 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
 
 }  // namespace
 
-#define LOSSKIT_DICE_API(T, TT)                                                                                   \
-  void dice_loss(ConstView<T> input, ConstView<TT> target, TensorView<T> out, const DiceLossOptions<T>& opts) {  \
-    run<T, TT>(Pass::Forward, input, target, out, {}, {}, opts);                                                 \
-  }                                                                                                              \
-  Tensor<T> dice_loss(ConstView<T> input, ConstView<TT> target, const DiceLossOptions<T>& opts) {               \
-    Tensor<T> out;                                                                                               \
-    run<T, TT>(Pass::Forward, input, target, {}, {}, {}, opts, &out);                                            \
-    return out;                                                                                                  \
-  }                                                                                                              \
-  void dice_loss_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<TT> target,                   \
-                          TensorView<T> grad_input, const DiceLossOptions<T>& opts) {                            \
-    run<T, TT>(Pass::Backward, input, target, {}, grad_output, grad_input, opts);                                \
-  }                                                                                                              \
-  void dice_loss_forward_backward(ConstView<T> input, ConstView<TT> target, TensorView<T> out,                  \
-                                  TensorView<T> grad_input, const DiceLossOptions<T>& opts) {                    \
-    run<T, TT>(Pass::ForwardBackward, input, target, out, {}, grad_input, opts);                                 \
-  }
 
-LOSSKIT_DICE_API(float, float)
-LOSSKIT_DICE_API(double, double)
-LOSSKIT_DICE_API(float, std::int64_t)
-LOSSKIT_DICE_API(double, std::int64_t)
+LOSSKIT_DEFINE_LOSS(dice_loss, float, float, DiceLossOptions<float>, run)
+LOSSKIT_DEFINE_LOSS(dice_loss, double, double, DiceLossOptions<double>, run)
+LOSSKIT_DEFINE_LOSS(dice_loss, float, std::int64_t, DiceLossOptions<float>, run)
+LOSSKIT_DEFINE_LOSS(dice_loss, double, std::int64_t, DiceLossOptions<double>, run)
 
 }  // namespace losskit
