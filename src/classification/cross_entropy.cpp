@@ -81,18 +81,10 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
   const double e = o.label_smoothing;
   const double eC = C > 0 ? e / static_cast<double>(C) : 0.0;
 
-  Staged<A> out_stage;
-  ND<A> out_nd{};
-  if (has_forward(pass) && r == Reduction::None) {
-    out_stage = stage_loss_shaped(out, true);
-    out_nd = nd_view_of_loss(out_stage.view(), a.class_dim);
-  }
-  Staged<G> grad_stage;
-  NCD<G> gi{};
-  if (has_backward(pass)) {
-    grad_stage = Staged<G>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
-    gi = ncd_of(grad_stage.view(), a.class_dim);
-  }
+  ClassOutputs<A, G> io(has_forward(pass) && r == Reduction::None, out, has_backward(pass), grad_input,
+                                a.class_dim);
+  const ND<A>& out_nd = io.out;
+  const NCD<G>& gi = io.grad;
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, a.total_weight);
 
@@ -139,10 +131,10 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
     });
   }
   if (has_forward(pass)) {
-    if (r == Reduction::None) out_stage.flush();
+    if (r == Reduction::None) io.flush_out();
     else out.flat(0) = static_cast<A>(reduce_value(r, sums[0], a.total_weight));
   }
-  if (has_backward(pass)) grad_stage.flush();
+  if (has_backward(pass)) io.flush_grad();
 }
 
 // ------------------------------------------------------------------------ probabilities -----
@@ -185,18 +177,10 @@ void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T>
   const double eC = C > 0 ? e / static_cast<double>(C) : 0.0;
   const double denom = static_cast<double>(loss_shape.numel());
 
-  Staged<T> out_stage;
-  ND<T> out_nd{};
-  if (has_forward(pass) && r == Reduction::None) {
-    out_stage = stage_loss_shaped(out, true);
-    out_nd = nd_view_of_loss(out_stage.view(), cd);
-  }
-  Staged<T> grad_stage;
-  NCD<T> gi{};
-  if (has_backward(pass)) {
-    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, cd), true);
-    gi = ncd_of(grad_stage.view(), cd);
-  }
+  ClassOutputs<T, T> io(has_forward(pass) && r == Reduction::None, out, has_backward(pass), grad_input,
+                                cd);
+  const ND<T>& out_nd = io.out;
+  const NCD<T>& gi = io.grad;
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, denom);
 
@@ -236,10 +220,10 @@ void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T>
     return Sums<1>{acc};
   });
   if (has_forward(pass)) {
-    if (r == Reduction::None) out_stage.flush();
+    if (r == Reduction::None) io.flush_out();
     else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
   }
-  if (has_backward(pass)) grad_stage.flush();
+  if (has_backward(pass)) io.flush_grad();
 }
 
 }  // namespace

@@ -47,18 +47,10 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
   const A* w = o.weight.empty() ? nullptr : o.weight.data();
   auto weight_of = [&](std::int64_t c) { return w ? static_cast<double>(w[c]) : 1.0; };
 
-  Staged<A> out_stage;
-  ND<A> out_nd{};
-  if (has_forward(pass) && r == Reduction::None) {
-    out_stage = stage_loss_shaped(out, true);
-    out_nd = nd_view_of_loss(out_stage.view(), a.class_dim);
-  }
-  Staged<G> grad_stage;
-  NCD<G> gi{};
-  if (has_backward(pass)) {
-    grad_stage = Staged<G>(grad_input, !ncd_ok(grad_input, a.class_dim), true);
-    gi = ncd_of(grad_stage.view(), a.class_dim);
-  }
+  ClassOutputs<A, G> io(has_forward(pass) && r == Reduction::None, out, has_backward(pass), grad_input,
+                                a.class_dim);
+  const ND<A>& out_nd = io.out;
+  const NCD<G>& gi = io.grad;
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, a.total_weight);
 
@@ -90,10 +82,10 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
     return Sums<1>{acc};
   });
   if (has_forward(pass)) {
-    if (r == Reduction::None) out_stage.flush();
+    if (r == Reduction::None) io.flush_out();
     else out.flat(0) = static_cast<A>(reduce_value(r, sums[0], a.total_weight));
   }
-  if (has_backward(pass)) grad_stage.flush();
+  if (has_backward(pass)) io.flush_grad();
 }
 
 }  // namespace

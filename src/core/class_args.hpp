@@ -111,6 +111,30 @@ Staged<T> stage_loss_shaped(const TensorView<T>& v, bool is_output) {
   return Staged<T>(v, !collapsible(v, 1, v.ndim()), is_output);
 }
 
+/// The outputs of a class-score loss in canonical form: the per-element losses (written for
+/// Reduction::None) as ND and the gradient as NCD, each staged when its strides need it.
+/// flush_out() / flush_grad() copy staged outputs back into the caller's views.
+template <class A, class G>
+struct ClassOutputs {
+  Staged<A> out_stage;
+  ND<A> out{};
+  Staged<G> grad_stage;
+  NCD<G> grad{};
+  ClassOutputs(bool per_element_out, const TensorView<A>& out_view, bool want_grad, const TensorView<G>& grad_view,
+               int class_dim) {
+    if (per_element_out) {
+      out_stage = stage_loss_shaped(out_view, true);
+      out = nd_view_of_loss(out_stage.view(), class_dim);
+    }
+    if (want_grad) {
+      grad_stage = Staged<G>(grad_view, !ncd_ok(grad_view, class_dim), true);
+      grad = ncd_of(grad_stage.view(), class_dim);
+    }
+  }
+  void flush_out() { out_stage.flush(); }
+  void flush_grad() { grad_stage.flush(); }
+};
+
 /// Validates input, target and weight, stages non-collapsible views and checks every target.
 template <class T, class A>
 void prepare_class_args(std::string_view fn, ClassArgs<T, A>& a, TensorView<const T> input,
