@@ -134,14 +134,21 @@ struct BCELogitsV {
     return hn::IfThenElse(hn::IsNaN(z), z, v);
   }
   static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
-  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
-    const VF l1p = hn::Log1p(d, ExpNegAbs(d, x));  // shared by sp(x) and sp(-x)
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const { return LossE(d, x, y, ExpNegAbs(d, x)); }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return DxE(d, x, y, ExpNegAbs(d, x)); }
+  // Value and d/dx from one exp (the same operations as Loss and Dx, so the same bits).
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF e = ExpNegAbs(d, x);
+    l = LossE(d, x, y, e);
+    g = DxE(d, x, y, e);
+  }
+  static HWY_INLINE VF LossE(DF d, VF x, VF y, VF e) {
+    const VF l1p = hn::Log1p(d, e);  // shared by sp(x) and sp(-x)
     const VF one = hn::Set(d, 1.0f);
     return hn::Add(CoefMul(d, y, Softplus(d, hn::Neg(x), l1p)), CoefMul(d, hn::Sub(one, y), Softplus(d, x, l1p)));
   }
-  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+  static HWY_INLINE VF DxE(DF d, VF x, VF y, VF e) {
     const VF one = hn::Set(d, 1.0f);
-    const VF e = ExpNegAbs(d, x);
     // x >= 0: 1 / (1 + e); else e / (1 + e); NaN: NaN.
     const VF s = hn::Div(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), hn::Add(one, e));
     const VF sig = hn::IfThenElse(hn::IsNaN(x), x, s);
@@ -172,8 +179,17 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
     const VF y = full ? hn::LoadU(d, a.y + i) : LoadTailF(d, a.y + i, n, 0.0f);
     VF w = hn::Set(d, 1.0f);
     if (a.w) w = full ? hn::LoadU(d, a.w + i) : LoadTailF(d, a.w + i, n, 0.0f);
+    // The value and d/dx, from one fused call when the op has one (shared exp/log).
+    VF l = hn::Zero(d), gx = hn::Zero(d);
+    if constexpr (requires(VF& r) { op.LossDx(d, x, y, r, r); }) {
+      if (a.forward && a.gi) op.LossDx(d, x, y, l, gx);
+      else if (a.forward) l = op.Loss(d, x, y);
+      else if (a.gi) gx = op.Dx(d, x, y);
+    } else {
+      if (a.forward) l = op.Loss(d, x, y);
+      if (a.gi) gx = op.Dx(d, x, y);
+    }
     if (a.forward) {
-      VF l = op.Loss(d, x, y);
       if (a.w) l = hn::Mul(w, l);
       if (a.out) {
         put(l, a.out + i, n, st_out);
@@ -184,7 +200,7 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
     if (a.gi) {
       VF up = a.gvec ? (full ? hn::LoadU(d, a.gvec + i) : LoadTailF(d, a.gvec + i, n, 0.0f)) : hn::Set(d, a.scale);
       if (a.w) up = hn::Mul(up, w);
-      put(hn::Mul(up, op.Dx(d, x, y)), a.gi + i, n, st_gi);
+      put(hn::Mul(up, gx), a.gi + i, n, st_gi);
       if (a.gt) put(hn::Mul(up, op.Dy(d, x, y)), a.gt + i, n, st_gt);
     }
   };
