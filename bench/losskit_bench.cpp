@@ -12,6 +12,7 @@
 #include <omp.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -207,6 +208,62 @@ void add_kl(std::int64_t N, std::int64_t C) {
   cases().push_back(std::move(c));
 }
 
+// A pointwise loss l(x, y) with Reduction::Mean on n float32 elements, forward + backward
+// (grad_input only). lk(x, y, out, grad_input) and th(x, y) -> loss tensor.
+using PwLk = std::function<void(ConstView<float>, ConstView<float>, TensorView<float>, TensorView<float>)>;
+using PwTh = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
+void add_pointwise(const std::string& name, std::int64_t n, bool prob_target, PwLk lk, PwTh th) {
+  struct D {
+    std::vector<float> x, y, g;
+    float out = 0;
+  };
+  auto d = std::make_shared<D>();
+  auto init = [d, n, prob_target] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(n), 11);
+    d->y = randn(static_cast<std::size_t>(n), 12);
+    if (prob_target)
+      for (auto& v : d->y) v = 1.0f / (1.0f + std::exp(-v));
+    d->g.assign(d->x.size(), 0.0f);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = name + "_" + std::to_string(n >> 20) + "M";
+  c->bytes = 12.0 * static_cast<double>(n);  // read input and target, write grad_input
+  c->losskit = [d, init, n, lk] {
+    init();
+    lk(ConstView<float>(d->x.data(), {n}), ConstView<float>(d->y.data(), {n}), TensorView<float>(&d->out, {}),
+       TensorView<float>(d->g.data(), {n}));
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, n, th] {
+    init();
+    auto x = wrap(d->x.data(), {n}).requires_grad_(true);
+    auto y = wrap(d->y.data(), {n});
+    th(x, y).backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
+void add_pointwise_losses(std::int64_t n) {
+  const TensorView<float> none{};
+  add_pointwise("mse", n, false, [none](auto x, auto y, auto o, auto g) {
+    losskit::mse_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) { return F::mse_loss(x, y); });
+  add_pointwise("l1", n, false, [none](auto x, auto y, auto o, auto g) {
+    losskit::l1_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) { return F::l1_loss(x, y); });
+  add_pointwise("huber", n, false, [none](auto x, auto y, auto o, auto g) {
+    losskit::huber_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) { return torch::huber_loss(x, y); });
+  add_pointwise("smooth_l1", n, false, [none](auto x, auto y, auto o, auto g) {
+    losskit::smooth_l1_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) { return F::smooth_l1_loss(x, y); });
+  add_pointwise("bce_with_logits", n, true, [](auto x, auto y, auto o, auto g) {
+    losskit::binary_cross_entropy_with_logits_forward_backward(x, y, o, g);
+  }, [](const auto& x, const auto& y) { return F::binary_cross_entropy_with_logits(x, y); });
+}
+
 // dice_loss with softmax over the channels, float one-hot targets; the libtorch baseline is the
 // composed MONAI-style expression (softmax, three spatial sums, the ratio, mean) + autograd.
 void add_dice(std::int64_t B, std::int64_t C, std::int64_t Dd, std::int64_t H, std::int64_t W) {
@@ -311,6 +368,7 @@ int main(int argc, char** argv) {
   add_nll(8192, 1000);
   add_kl(4096, 4096);
   add_dice(8, 4, 128, 128, 64);
+  add_pointwise_losses(std::int64_t{16} << 20);
 
   const int reps = 7;
   benchmark::RegisterBenchmark("copy_512MiB", [](benchmark::State& st) {

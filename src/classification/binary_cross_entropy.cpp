@@ -46,6 +46,7 @@ V bce_logits_dy(V x, V p) {
 }
 
 struct BCELogitsOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::BCELogits;  // contiguous float32
   template <class V>
   V loss(V x, V y) const { return bce_logits_loss(x, y, V(1)); }
   template <class V>

@@ -62,6 +62,104 @@ struct KLDivLogTargetV {
   }
 };
 
+// The regression kinds reproduce their scalar Ops (src/regression/) operation by operation,
+// comparisons and all, so they give the same bits (NaN and inf included).
+struct MSEV {
+  HWY_INLINE VF Loss(DF, VF x, VF y) const { return hn::Mul(hn::Sub(x, y), hn::Sub(x, y)); }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return hn::Mul(hn::Set(d, 2.0f), hn::Sub(x, y)); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const { return hn::Mul(hn::Set(d, 2.0f), hn::Sub(y, x)); }
+};
+
+struct L1V {
+  // x > y ? x - y : y - x (NaN: y - x, a NaN).
+  HWY_INLINE VF Loss(DF, VF x, VF y) const { return hn::IfThenElse(hn::Gt(x, y), hn::Sub(x, y), hn::Sub(y, x)); }
+  // x > y ? 1 : (x < y ? -1 : 0): 0 at ties and NaN.
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return Sign(d, x, y); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const { return Sign(d, y, x); }
+  static HWY_INLINE VF Sign(DF d, VF a, VF b) {
+    return hn::IfThenElse(hn::Gt(a, b), hn::Set(d, 1.0f), hn::IfThenElseZero(hn::Lt(a, b), hn::Set(d, -1.0f)));
+  }
+};
+
+struct HuberV {
+  float delta;
+  // z = d < 0 ? -d : d;  z < delta ? 0.5 d d : delta (z - 0.5 delta)
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    const VF df = hn::Sub(x, y);
+    const VF z = hn::IfThenElse(hn::Lt(df, hn::Zero(d)), hn::Neg(df), df);
+    const VF dl = hn::Set(d, delta);
+    const VF quad = hn::Mul(hn::Mul(hn::Set(d, 0.5f), df), df);
+    const VF lin = hn::Mul(dl, hn::Sub(z, hn::Set(d, 0.5f * delta)));
+    return hn::IfThenElse(hn::Lt(z, dl), quad, lin);
+  }
+  // d < -delta ? -delta : (d > delta ? delta : d)  (NaN: d)
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    const VF df = hn::Sub(x, y);
+    const VF dl = hn::Set(d, delta), ndl = hn::Set(d, -delta);
+    return hn::IfThenElse(hn::Lt(df, ndl), ndl, hn::IfThenElse(hn::Gt(df, dl), dl, df));
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const { return hn::Neg(Dx(d, x, y)); }
+};
+
+struct SmoothL1V {
+  float beta, half_beta, inv_beta;
+  // z < beta ? 0.5 d d / beta : z - half_beta
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    const VF df = hn::Sub(x, y);
+    const VF z = hn::IfThenElse(hn::Lt(df, hn::Zero(d)), hn::Neg(df), df);
+    const VF b = hn::Set(d, beta);
+    const VF quad = hn::Div(hn::Mul(hn::Mul(hn::Set(d, 0.5f), df), df), b);
+    return hn::IfThenElse(hn::Lt(z, b), quad, hn::Sub(z, hn::Set(d, half_beta)));
+  }
+  // d <= -beta ? -1 : (d >= beta ? 1 : d / beta)  (NaN: NaN * inv_beta)
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    const VF df = hn::Sub(x, y);
+    const VF b = hn::Set(d, beta);
+    return hn::IfThenElse(hn::Le(df, hn::Neg(b)), hn::Set(d, -1.0f),
+                          hn::IfThenElse(hn::Ge(df, b), hn::Set(d, 1.0f), hn::Mul(df, hn::Set(d, inv_beta))));
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const { return hn::Neg(Dx(d, x, y)); }
+};
+
+// bce_with_logits without pos_weight, as the scalar BCELogitsOp (kernels/logistic.hpp):
+//   loss = coef_mul(y, sp(-x)) + coef_mul(1 - y, sp(x)),  coef_mul(a, b) = a == 0 ? 0 : a b
+//   dx = ((y + 1) - y) sigmoid(x) - y,                    dy = sp(-x) - sp(x)
+// sp(z) = max(z, 0) + log1p(exp(-|z|)) with Highway's Exp (1 ULP) and Log1p (2 ULP); finite
+// limits at x = +-inf (sp(+inf) = inf, sp(-inf) = 0, sigmoid exactly 0 / 1), NaN in, NaN out.
+struct BCELogitsV {
+  // exp(-|x|) in [0, 1]: Highway's Exp returns 0 below its range (-inf included) and for NaN.
+  static HWY_INLINE VF ExpNegAbs(DF d, VF x) { return hn::Exp(d, hn::Neg(hn::Abs(x))); }
+  static HWY_INLINE VF Softplus(DF d, VF z, VF l1p) {
+    const VF v = hn::Add(hn::Max(z, hn::Zero(d)), l1p);
+    return hn::IfThenElse(hn::IsNaN(z), z, v);
+  }
+  static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const { return LossE(d, x, y, ExpNegAbs(d, x)); }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return DxE(d, x, y, ExpNegAbs(d, x)); }
+  // Value and d/dx from one exp (the same operations as Loss and Dx, so the same bits).
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF e = ExpNegAbs(d, x);
+    l = LossE(d, x, y, e);
+    g = DxE(d, x, y, e);
+  }
+  static HWY_INLINE VF LossE(DF d, VF x, VF y, VF e) {
+    const VF l1p = hn::Log1p(d, e);  // shared by sp(x) and sp(-x)
+    const VF one = hn::Set(d, 1.0f);
+    return hn::Add(CoefMul(d, y, Softplus(d, hn::Neg(x), l1p)), CoefMul(d, hn::Sub(one, y), Softplus(d, x, l1p)));
+  }
+  static HWY_INLINE VF DxE(DF d, VF x, VF y, VF e) {
+    const VF one = hn::Set(d, 1.0f);
+    // x >= 0: 1 / (1 + e); else e / (1 + e); NaN: NaN.
+    const VF s = hn::Div(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), hn::Add(one, e));
+    const VF sig = hn::IfThenElse(hn::IsNaN(x), x, s);
+    return hn::Sub(hn::Mul(hn::Sub(hn::Add(y, one), y), sig), y);
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF) const {
+    const VF l1p = hn::Log1p(d, ExpNegAbs(d, x));
+    return hn::Sub(Softplus(d, hn::Neg(x), l1p), Softplus(d, x, l1p));
+  }
+};
+
 template <class Op>
 HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::size_t end) {
   const DF d;
@@ -81,8 +179,17 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
     const VF y = full ? hn::LoadU(d, a.y + i) : LoadTailF(d, a.y + i, n, 0.0f);
     VF w = hn::Set(d, 1.0f);
     if (a.w) w = full ? hn::LoadU(d, a.w + i) : LoadTailF(d, a.w + i, n, 0.0f);
+    // The value and d/dx, from one fused call when the op has one (shared exp/log).
+    VF l = hn::Zero(d), gx = hn::Zero(d);
+    if constexpr (requires(VF& r) { op.LossDx(d, x, y, r, r); }) {
+      if (a.forward && a.gi) op.LossDx(d, x, y, l, gx);
+      else if (a.forward) l = op.Loss(d, x, y);
+      else if (a.gi) gx = op.Dx(d, x, y);
+    } else {
+      if (a.forward) l = op.Loss(d, x, y);
+      if (a.gi) gx = op.Dx(d, x, y);
+    }
     if (a.forward) {
-      VF l = op.Loss(d, x, y);
       if (a.w) l = hn::Mul(w, l);
       if (a.out) {
         put(l, a.out + i, n, st_out);
@@ -93,7 +200,7 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
     if (a.gi) {
       VF up = a.gvec ? (full ? hn::LoadU(d, a.gvec + i) : LoadTailF(d, a.gvec + i, n, 0.0f)) : hn::Set(d, a.scale);
       if (a.w) up = hn::Mul(up, w);
-      put(hn::Mul(up, op.Dx(d, x, y)), a.gi + i, n, st_gi);
+      put(hn::Mul(up, gx), a.gi + i, n, st_gi);
       if (a.gt) put(hn::Mul(up, op.Dy(d, x, y)), a.gt + i, n, st_gt);
     }
   };
@@ -115,11 +222,15 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
 }
 
 double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
-  (void)p;
   const auto b = static_cast<std::size_t>(begin), e = static_cast<std::size_t>(end);
   switch (kind) {
     case PwKind::KLDiv: return Block(KLDivV{}, a, b, e);
     case PwKind::KLDivLogTarget: return Block(KLDivLogTargetV{}, a, b, e);
+    case PwKind::MSE: return Block(MSEV{}, a, b, e);
+    case PwKind::L1: return Block(L1V{}, a, b, e);
+    case PwKind::Huber: return Block(HuberV{p.a}, a, b, e);
+    case PwKind::SmoothL1: return Block(SmoothL1V{p.a, p.b, p.c}, a, b, e);
+    case PwKind::BCELogits: return Block(BCELogitsV{}, a, b, e);
   }
   return 0.0;
 }

@@ -14,11 +14,16 @@ namespace losskit::kernels {
 enum class PwKind : int {
   KLDiv,           ///< p (log p - x); 0 where p == 0, NaN where p < 0
   KLDivLogTarget,  ///< exp(t) (t - x)
+  MSE,             ///< (x - y)^2
+  L1,              ///< |x - y|, gradient sign(x - y) with sign(0) = 0
+  Huber,           ///< params a = delta
+  SmoothL1,        ///< params a = beta, b = 0.5 beta, c = 1 / beta (beta > 0)
+  BCELogits,       ///< y sp(-x) + (1 - y) sp(x), sp = softplus; no pos_weight
 };
 
 /// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.
 struct PwParams {
-  float a = 0, b = 0;
+  float a = 0, b = 0, c = 0;
 };
 
 /// One block [begin, end) of a pointwise pass over flat contiguous float32 arrays.

@@ -12,6 +12,8 @@ namespace {
 template <class T>
 struct HuberOp {
   T delta;
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::Huber;  // contiguous float32
+  kernels::PwParams simd_params() const { return {.a = static_cast<float>(delta)}; }
   template <class V>
   V loss(V x, V y) const {
     const V d = x - y;
@@ -31,6 +33,10 @@ struct HuberOp {
 template <class T>
 struct SmoothL1Op {
   T beta, half_beta, inv_beta;
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::SmoothL1;  // contiguous float32
+  kernels::PwParams simd_params() const {
+    return {.a = static_cast<float>(beta), .b = static_cast<float>(half_beta), .c = static_cast<float>(inv_beta)};
+  }
   template <class V>
   V loss(V x, V y) const {
     const V d = x - y;
@@ -48,6 +54,7 @@ struct SmoothL1Op {
 
 /// |d| (smooth_l1 with beta == 0 is l1_loss, as in PyTorch).
 struct AbsOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::L1;  // contiguous float32
   template <class V>
   V loss(V x, V y) const { return x > y ? x - y : y - x; }
   template <class V>

@@ -8,6 +8,7 @@ namespace {
 
 /// |x - y|; the gradient is sign(x - y), 0 at x == y (PyTorch's sgn).
 struct L1Op {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::L1;  // contiguous float32
   template <class V>
   V loss(V x, V y) const { return x > y ? x - y : y - x; }
   template <class V>

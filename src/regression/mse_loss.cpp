@@ -8,6 +8,7 @@ namespace {
 
 /// (x - y)^2.
 struct MSEOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::MSE;  // contiguous float32
   template <class V>
   V loss(V x, V y) const { return (x - y) * (x - y); }
   template <class V>

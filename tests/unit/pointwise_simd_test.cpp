@@ -1,0 +1,250 @@
+// The SIMD kinds of the pointwise driver (mse, l1, huber, smooth_l1, bce_with_logits) against
+// the losses' scalar Ops, on every instruction set compiled into the library that this CPU
+// supports: a contiguous float32 call takes the Highway sweep, the same call on stride-2 views
+// takes the scalar Op, so the two must agree (bitwise for the regression losses, whose vector
+// code repeats the scalar operations; within a few ULP for bce_with_logits, whose exp/log1p
+// are Highway's). Sizes 1..67 (every tail) and 1000, with ties, +-inf, NaN, huge values and
+// values on the branch boundaries.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <hwy/targets.h>
+
+#include "kernels/pointwise.hpp"
+#include "losskit/losskit.hpp"
+
+namespace {
+
+using losskit::ConstView;
+using losskit::Reduction;
+using losskit::TensorView;
+namespace k = losskit::kernels;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+template <class F>
+void for_each_target(F&& body) {
+  const auto targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (const std::int64_t t : targets) {
+    hwy::SetSupportedTargetsForTest(t);
+    SCOPED_TRACE(std::string("target ") + hwy::TargetName(t));
+    body();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+std::vector<float> randn(std::size_t n, std::uint32_t seed, float sd) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, sd);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+// Inputs with the special values spread over the array (so they land in full vectors and tails).
+struct Data {
+  std::vector<float> x, y, w, g;
+};
+Data make_data(std::size_t n, std::uint32_t seed, float boundary, bool probs) {
+  Data d{randn(n, seed, 3.0f), randn(n, seed + 1, 3.0f), randn(n, seed + 2, 1.0f), randn(n, seed + 3, 1.0f)};
+  if (probs)
+    for (auto& v : d.y) v = std::abs(v) / (1.0f + std::abs(v));  // in [0, 1)
+  const float specials[][2] = {{1.5f, 1.5f},           // tie
+                               {kInf, 1.0f},           {-kInf, 0.0f}, {kInf, kInf},   {-kInf, kInf},
+                               {kNaN, 0.5f},           {0.5f, kNaN},  {3e38f, -3e38f}, {1e-40f, 0.0f},
+                               {boundary, 0.0f},       {-boundary, 0.0f},
+                               {0.0f, boundary},       {100.0f, 1.0f}, {-100.0f, 1.0f}, {20.0f, 0.0f},
+                               {-95.0f, 0.0f},         {95.0f, 1.0f}, {0.0f, 0.0f},   {-0.0f, 0.0f},
+                               {kInf, 0.0f},           {-kInf, 1.0f}};
+  const std::size_t ns = sizeof(specials) / sizeof(specials[0]);
+  for (std::size_t j = 0; j < ns && 2 * j + 1 < n; ++j) {
+    d.x[(7 * j + 1) % n] = specials[j][0];
+    d.y[(7 * j + 1) % n] = specials[j][1];
+  }
+  if (n > 4) d.w[4] = 0.0f;
+  return d;
+}
+
+// A loss under test: forward (Reduction::None or a reduction) and backward, on given views.
+struct Case {
+  const char* name;
+  bool weighted;     // has a per-element weight option
+  bool exact;        // SIMD must equal the scalar Op bitwise
+  float boundary;    // a branch point of |x - y|
+  std::function<void(ConstView<float>, ConstView<float>, ConstView<float>, TensorView<float>, Reduction)> fwd;
+  std::function<void(ConstView<float>, ConstView<float>, ConstView<float>, ConstView<float>, TensorView<float>,
+                     TensorView<float>, Reduction)>
+      bwd;  // (grad_output, x, y, w, grad_input, grad_target or null, reduction)
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> c;
+  c.push_back({"mse", true, true, 1.0f,
+               [](auto x, auto y, auto w, auto o, Reduction r) {
+                 losskit::mse_loss(x, y, o, {.reduction = r, .weight = w});
+               },
+               [](auto g, auto x, auto y, auto w, auto gi, auto gt, Reduction r) {
+                 losskit::mse_loss_backward(g, x, y, gi, gt, {.reduction = r, .weight = w});
+               }});
+  c.push_back({"l1", true, true, 1.0f,
+               [](auto x, auto y, auto w, auto o, Reduction r) {
+                 losskit::l1_loss(x, y, o, {.reduction = r, .weight = w});
+               },
+               [](auto g, auto x, auto y, auto w, auto gi, auto gt, Reduction r) {
+                 losskit::l1_loss_backward(g, x, y, gi, gt, {.reduction = r, .weight = w});
+               }});
+  for (double delta : {1.0, 0.3, 2.5}) {
+    c.push_back({"huber", true, true, static_cast<float>(delta),
+                 [delta](auto x, auto y, auto w, auto o, Reduction r) {
+                   losskit::huber_loss(x, y, o, {.reduction = r, .delta = delta, .weight = w});
+                 },
+                 [delta](auto g, auto x, auto y, auto w, auto gi, auto gt, Reduction r) {
+                   losskit::huber_loss_backward(g, x, y, gi, gt, {.reduction = r, .delta = delta, .weight = w});
+                 }});
+  }
+  for (double beta : {1.0, 0.3, 2.5, 0.0}) {
+    c.push_back({"smooth_l1", false, true, static_cast<float>(beta),
+                 [beta](auto x, auto y, auto, auto o, Reduction r) {
+                   losskit::smooth_l1_loss(x, y, o, {.reduction = r, .beta = beta});
+                 },
+                 [beta](auto g, auto x, auto y, auto, auto gi, auto gt, Reduction r) {
+                   losskit::smooth_l1_loss_backward(g, x, y, gi, gt, {.reduction = r, .beta = beta});
+                 }});
+  }
+  c.push_back({"bce_with_logits", true, false, 0.0f,
+               [](auto x, auto y, auto w, auto o, Reduction r) {
+                 losskit::binary_cross_entropy_with_logits(x, y, o, {.weight = w, .reduction = r});
+               },
+               [](auto g, auto x, auto y, auto w, auto gi, auto, Reduction r) {
+                 losskit::binary_cross_entropy_with_logits_backward(g, x, y, gi, {.weight = w, .reduction = r});
+               }});
+  return c;
+}
+
+bool same_bits(float a, float b) {
+  return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b) || (std::isnan(a) && std::isnan(b));
+}
+
+// slack: an absolute allowance for bce_with_logits' gradient (sigmoid(x) - y cancels, so one
+// ULP of the sigmoid, times the upstream gradient, shows in full).
+void expect_match(const Case& c, float got, float ref, const char* what, std::size_t i, double slack = 0) {
+  if (c.exact) {
+    EXPECT_TRUE(same_bits(got, ref)) << what << "[" << i << "]: simd " << got << " scalar " << ref;
+  } else if (std::isnan(ref) || std::isinf(ref)) {
+    EXPECT_TRUE(same_bits(got, ref)) << what << "[" << i << "]: simd " << got << " scalar " << ref;
+  } else {
+    EXPECT_NEAR(got, ref, 4e-7 * std::abs(ref) + slack + 1e-37) << what << "[" << i << "]";
+  }
+}
+
+// Contiguous operands (SIMD sweep) vs the same values in stride-2 views (scalar Op).
+void check_case(const Case& c, std::int64_t n, bool weighted) {
+  const auto un = static_cast<std::size_t>(n);
+  const Data d = make_data(un, static_cast<std::uint32_t>(n * 3 + 1), c.boundary, !c.exact);
+  std::vector<float> x2(2 * un), y2(2 * un), w2(2 * un), g2(2 * un);
+  for (std::size_t i = 0; i < un; ++i) x2[2 * i] = d.x[i], y2[2 * i] = d.y[i], w2[2 * i] = d.w[i], g2[2 * i] = d.g[i];
+  const ConstView<float> xc(d.x.data(), {n}), yc(d.y.data(), {n}), gc(d.g.data(), {n});
+  const ConstView<float> xs(x2.data(), {n}, {2}), ys(y2.data(), {n}, {2}), gs(g2.data(), {n}, {2});
+  const ConstView<float> wc = weighted ? ConstView<float>(d.w.data(), {n}) : ConstView<float>{};
+  const ConstView<float> ws = weighted ? ConstView<float>(w2.data(), {n}, {2}) : ConstView<float>{};
+  const bool has_gt = c.exact;  // bce_with_logits has no grad_target in the API
+  // Reduction::None: per-element values and gradients.
+  std::vector<float> o1(un), o2(un), gi1(un), gi2(un), gt1(un), gt2(un);
+  c.fwd(xc, yc, wc, TensorView<float>(o1.data(), {n}), Reduction::None);
+  c.fwd(xs, ys, ws, TensorView<float>(o2.data(), {n}), Reduction::None);
+  const TensorView<float> no_gt{};
+  c.bwd(gc, xc, yc, wc, TensorView<float>(gi1.data(), {n}), has_gt ? TensorView<float>(gt1.data(), {n}) : no_gt,
+        Reduction::None);
+  c.bwd(gs, xs, ys, ws, TensorView<float>(gi2.data(), {n}), has_gt ? TensorView<float>(gt2.data(), {n}) : no_gt,
+        Reduction::None);
+  for (std::size_t i = 0; i < un; ++i) {
+    expect_match(c, o1[i], o2[i], "loss", i);
+    const double wi = weighted ? std::abs(d.w[i]) : 1.0;
+    expect_match(c, gi1[i], gi2[i], "d/dx", i, 1.2e-7 * std::abs(d.g[i]) * wi);
+    if (has_gt) expect_match(c, gt1[i], gt2[i], "d/dy", i);
+  }
+  // Reduction::Sum on the finite elements only (a NaN would hide everything).
+  std::vector<float> xf(un), yf(un);
+  for (std::size_t i = 0; i < un; ++i) {
+    const bool fin = std::isfinite(d.x[i]) && std::isfinite(d.y[i]) && std::abs(d.x[i]) < 1e30f;
+    xf[i] = fin ? d.x[i] : 0.25f;
+    yf[i] = fin ? d.y[i] : 0.5f;
+  }
+  std::vector<float> xf2(2 * un), yf2(2 * un);
+  for (std::size_t i = 0; i < un; ++i) xf2[2 * i] = xf[i], yf2[2 * i] = yf[i];
+  float s1 = 0, s2 = 0;
+  std::vector<float> ga(un), gb(un);
+  const float up = 0.75f;
+  c.fwd(ConstView<float>(xf.data(), {n}), ConstView<float>(yf.data(), {n}), wc, TensorView<float>(&s1, {}),
+        Reduction::Mean);
+  c.fwd(ConstView<float>(xf2.data(), {n}, {2}), ConstView<float>(yf2.data(), {n}, {2}), ws,
+        TensorView<float>(&s2, {}), Reduction::Mean);
+  EXPECT_NEAR(s1, s2, 1e-5 * std::abs(s2) + 1e-6) << "mean";
+  c.bwd(ConstView<float>(&up, {}), ConstView<float>(xf.data(), {n}), ConstView<float>(yf.data(), {n}), wc,
+        TensorView<float>(ga.data(), {n}), no_gt, Reduction::Mean);
+  c.bwd(ConstView<float>(&up, {}), ConstView<float>(xf2.data(), {n}, {2}), ConstView<float>(yf2.data(), {n}, {2}), ws,
+        TensorView<float>(gb.data(), {n}), no_gt, Reduction::Mean);
+  for (std::size_t i = 0; i < un; ++i) {
+    const double wi = weighted ? std::abs(d.w[i]) : 1.0;
+    expect_match(c, ga[i], gb[i], "mean d/dx", i, 1.2e-7 * up / static_cast<double>(n) * wi);
+  }
+}
+
+TEST(PointwiseSimd, MatchesScalarOpOnEveryTargetAndSize) {
+  for_each_target([] {
+    for (const Case& c : cases()) {
+      SCOPED_TRACE(std::string(c.name) + " boundary " + std::to_string(c.boundary));
+      std::vector<std::int64_t> sizes;
+      for (std::int64_t n = 1; n <= 67; ++n) sizes.push_back(n);
+      sizes.push_back(1000);
+      for (const std::int64_t n : sizes) {
+        SCOPED_TRACE("n = " + std::to_string(n));
+        for (bool weighted : {false, true}) {
+          if (weighted && !c.weighted) continue;
+          check_case(c, n, weighted);
+        }
+        if (::testing::Test::HasFailure()) return;
+      }
+    }
+  });
+}
+
+// bce_with_logits at +-inf logits: the SIMD kind gives the scalar Op's finite limits, and its
+// target gradient (not reachable through the API) is sp(-x) - sp(x) = -x.
+TEST(PointwiseSimd, BCELogitsLimitsAtInfinity) {
+  for_each_target([] {
+    const std::vector<float> x = {kInf, -kInf, kInf, -kInf, kInf, -kInf, 0.0f, 30.0f, -30.0f, kNaN};
+    const std::vector<float> y = {1.0f, 0.0f, 0.0f, 1.0f, 0.25f, 0.25f, 0.5f, 1.0f, 0.0f, 0.5f};
+    const std::size_t n = x.size();
+    std::vector<float> out(n), gi(n), gt(n);
+    const k::PwArgs a{.x = x.data(), .y = y.data(), .out = out.data(), .forward = true, .gi = gi.data(),
+                      .gt = gt.data(), .scale = 1.0f};
+    k::pointwise_block(k::PwKind::BCELogits, {}, a, 0, static_cast<std::int64_t>(n));
+    const std::vector<float> l_ref = {0.0f, 0.0f, kInf, kInf, kInf, kInf, std::log(2.0f), 9.357623e-14f,
+                                      9.357623e-14f, kNaN};
+    const std::vector<float> dx_ref = {0.0f, 0.0f, 1.0f, -1.0f, 0.75f, -0.25f, 0.0f, 0.0f, 0.0f, kNaN};
+    const std::vector<float> dy_ref = {-kInf, kInf, -kInf, kInf, -kInf, kInf, 0.0f, -30.0f, 30.0f, kNaN};
+    for (std::size_t i = 0; i < n; ++i) {
+      SCOPED_TRACE("x = " + std::to_string(x[i]) + ", y = " + std::to_string(y[i]));
+      if (std::isnan(l_ref[i])) EXPECT_TRUE(std::isnan(out[i]));
+      else if (std::isinf(l_ref[i])) EXPECT_EQ(out[i], l_ref[i]);
+      else EXPECT_NEAR(out[i], l_ref[i], 1e-6 * std::abs(l_ref[i]) + 1e-20);
+      if (std::isnan(dx_ref[i])) EXPECT_TRUE(std::isnan(gi[i]));
+      else EXPECT_NEAR(gi[i], dx_ref[i], 1e-7);
+      if (std::isnan(dy_ref[i])) EXPECT_TRUE(std::isnan(gt[i]));
+      else EXPECT_EQ(gt[i], dy_ref[i]);
+    }
+  });
+}
+
+}  // namespace
