@@ -5,11 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
+# Reuse the full build of scripts/test.sh when there is one; otherwise build just the library and
+# the examples in a directory of their own.
+dir=build
 if [ ! -f build/build.ninja ]; then
-  cmake --preset release -DLOSSKIT_BUILD_TESTS=OFF -DLOSSKIT_BUILD_BENCH=OFF -DLOSSKIT_BUILD_PYTHON=OFF >/dev/null
+  dir=build-demo
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOSSKIT_BUILD_TESTS=OFF -DLOSSKIT_BUILD_TORCH_TESTS=OFF \
+        -DLOSSKIT_BUILD_BENCH=OFF -DLOSSKIT_BUILD_PYTHON=OFF -DLOSSKIT_BUILD_EXAMPLES=ON >/dev/null
 fi
-cmake --build build -j "$jobs" --target losskit_demo losskit_example >/dev/null
-./build/examples/losskit_demo
+cmake --build "$dir" -j "$jobs" --target losskit_demo losskit_example >/dev/null
+"./$dir/examples/losskit_demo"
 echo
 echo "== examples/example.cpp"
-./build/examples/losskit_example
+"./$dir/examples/losskit_example"
