@@ -180,6 +180,80 @@ TEST(KernelsCrossEntropy, InPlaceGradientEqualsSeparate) {
   });
 }
 
+TEST(KernelsCrossEntropy, ManyRowsAndBlockSums) {
+  // More rows than one pipeline batch (64), sums split into blocks of 7 rows.
+  for_each_target([] {
+    for (std::int64_t C : {17, 100, 1000}) {
+      SCOPED_TRACE("C = " + std::to_string(C));
+      const std::int64_t rows = 150, nb = (rows + 6) / 7;
+      auto x = randn(static_cast<std::size_t>(rows * C), static_cast<std::uint32_t>(C), 3.0f);
+      std::vector<std::int64_t> y(static_cast<std::size_t>(rows));
+      for (std::int64_t i = 0; i < rows; ++i) y[static_cast<std::size_t>(i)] = i % 9 == 4 ? -100 : (i * 13) % C;
+      x[static_cast<std::size_t>(70 * C + 3)] = NAN;  // one row on the scalar path mid-batch
+      const k::CeConsts kc{.e = 0.1, .eC = 0.1 / static_cast<double>(C), .W = static_cast<double>(C)};
+      for (bool stream : {false, true}) {
+        std::vector<float> g(x.size(), -7.0f);
+        k::CeIdsRows<float, float> a{.x = x.data(), .sx = C, .C = C, .y = y.data(), .sy = 1, .ignore_index = -100,
+                                     .k = kc, .g = g.data(), .sg = C, .gs = 0.5, .stream = stream};
+        std::vector<double> sums(static_cast<std::size_t>(nb), 0.0);
+        k::ce_ids_rows(a, 0, rows, 7, sums.data(), 1);
+        for (std::int64_t b = 0; b < nb; ++b) {
+          double ref = 0;
+          for (std::int64_t i = b * 7; i < std::min(rows, b * 7 + 7); ++i) {
+            std::vector<double> gref(static_cast<std::size_t>(C));
+            const std::int64_t yi = y[static_cast<std::size_t>(i)];
+            if (yi == -100) {
+              for (std::int64_t c = 0; c < C; ++c) ASSERT_EQ(g[static_cast<std::size_t>(i * C + c)], 0.0f);
+              continue;
+            }
+            ref += k::ce_ids_row_ref(x.data() + i * C, 1, C, yi, static_cast<const float*>(nullptr), kc, gref.data(),
+                                     1, 0.5);
+            // Each entry within a few float32 ULP of max(|g_c|, A p_c), A = gs = 0.5 here.
+            const float* xr = x.data() + i * C;
+            double m = -INFINITY, se = 0;
+            for (std::int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(xr[c]));
+            for (std::int64_t c = 0; c < C; ++c) se += std::exp(xr[c] - m);
+            for (std::int64_t c = 0; c < C; ++c) {
+              const double r = gref[static_cast<std::size_t>(c)], v = g[static_cast<std::size_t>(i * C + c)];
+              const double Ap = 0.5 * std::exp(xr[c] - m) / se;
+              if (std::isnan(r)) ASSERT_TRUE(std::isnan(v)) << i << " " << c;
+              else ASSERT_NEAR(v, r, 4e-7 * std::max(std::abs(r), Ap) + 4e-7 * 0.5 * kc.eC + 1e-9) << i << " " << c;
+            }
+          }
+          if (std::isnan(ref)) EXPECT_TRUE(std::isnan(sums[static_cast<std::size_t>(b)])) << b;
+          else EXPECT_NEAR(sums[static_cast<std::size_t>(b)], ref, 1e-6 * std::abs(ref)) << "block " << b;
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsCrossEntropy, ExpNonPosWithinOneUlp) {
+  for_each_target([] {
+    std::vector<float> x;
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> wide(-87.33f, 0.0f), narrow(-1.0f, 0.0f);
+    for (int i = 0; i < 200000; ++i) x.push_back(wide(rng)), x.push_back(narrow(rng));
+    for (float v = -1e-6f; v < 0; v *= 0.5f) x.push_back(v);  // tiny, down to the subnormals
+    for (float v : {0.0f, -0.0f, -0.34657359f, -0.34657362f, -87.33f, -87.3f, -1.0f, -2.0f, -10.0f}) x.push_back(v);
+    std::vector<float> y(x.size());
+    k::exp_nonpos(x.data(), y.data(), x.size());
+    const std::string target = k::simd_target_name();
+    const bool fma = target.rfind("AVX2", 0) == 0 || target.rfind("AVX3", 0) == 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double ref = std::exp(static_cast<double>(x[i]));
+      const double ulp = std::nextafter(static_cast<float>(ref), INFINITY) - static_cast<float>(ref);
+      // 1 ULP where the target has FMA; 2 where Highway emulates MulAdd (SSE4 and older).
+      ASSERT_LE(std::abs(y[i] - ref), (fma ? 1.0 : 2.0) * ulp) << "x = " << x[i];
+    }
+    EXPECT_EQ(y[x.size() - 9], 1.0f);  // exp(0) exactly
+    const float below[] = {-87.4f, -100.0f, -1e30f, -kInf};
+    float out[4];
+    k::exp_nonpos(below, out, 4);
+    for (float v : out) EXPECT_EQ(v, 0.0f);
+  });
+}
+
 TEST(KernelsCrossEntropy, RowLseMatchesReference) {
   for_each_target([] {
     for (std::int64_t C = 1; C <= 67; ++C) {
