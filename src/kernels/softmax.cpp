@@ -93,8 +93,126 @@ HWY_INLINE RowPart CeRowShort(const T* x, std::size_t C, std::int64_t y, const f
   return res;
 }
 
-// Lambdas of the fused loops must inline (GCC otherwise keeps some as calls in the hot loop).
+// Lambdas in hot loops must inline (GCC otherwise keeps some as calls).
 #define HWY_ATTR_ALWAYS_INLINE __attribute__((always_inline))
+
+// ---- short rows (C <= lanes), many at once: one row per lane ----
+/// Rows r0 .. r0 + Lanes of a float32 call with C <= Lanes, transposed: class c of every row is
+/// gathered into one vector, so max, exps and sums are lane-wise (no horizontal reductions, no
+/// per-row latency chain), and the rows' sums, log-sum-exp, losses and target entries are formed
+/// in float64 lanes as in the per-row path. Ignored rows give zero gradients and a zero loss.
+/// Returns false, having written nothing, when a row that is not ignored holds NaN, +inf, or
+/// only -inf (the per-row path then takes the block), or when offsets do not fit 32 bits.
+template <class T, class G>
+HWY_INLINE bool CeShortBlock(const CeIdsRows<T, G>& a, std::int64_t r0, double* loss) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)a, (void)r0, (void)loss;
+  return false;
+#else
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<G, float>) {
+    (void)a, (void)r0, (void)loss;
+    return false;
+  } else {
+    const DF d;
+    const hn::RebindToSigned<DF> di;
+    const hn::Half<DF> dh;
+    const DD dd;
+    using VI = hn::Vec<decltype(di)>;
+    constexpr std::size_t kMax = kMaxLanesF;
+    const std::size_t N = hn::Lanes(d), C = static_cast<std::size_t>(a.C);
+    if (a.sx * static_cast<std::int64_t>(N) >= (std::int64_t{1} << 30) ||
+        (a.g && a.sg * static_cast<std::int64_t>(N) >= (std::int64_t{1} << 30)))
+      return false;
+    const float kNegInf = -std::numeric_limits<float>::infinity();
+    const bool smooth = a.k.e > 0;
+    // Targets (ignored rows: class 0 for the gathers, masked out after).
+    alignas(64) std::int32_t yv[kMax];
+    alignas(64) float ig[kMax];
+    alignas(64) float gsv[kMax];
+    for (std::size_t j = 0; j < N; ++j) {
+      const std::int64_t r = r0 + static_cast<std::int64_t>(j);
+      const std::int64_t y = a.y[r * a.sy];
+      const bool ignored = y == a.ignore_index;
+      yv[j] = ignored ? 0 : static_cast<std::int32_t>(y);
+      ig[j] = ignored ? 1.0f : 0.0f;
+      gsv[j] = a.gvec ? a.gvec[r * a.sgv] : 0.0f;
+    }
+    const VI yvec = hn::Load(di, yv);
+    const auto ign = hn::Gt(hn::Load(d, ig), hn::Zero(d));
+    const VI xrow = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(a.sx)));
+    const float* xb = a.x + r0 * a.sx;
+
+    VF xs[kMax];
+    VF vmax = hn::Set(d, kNegInf), vsum = hn::Zero(d);
+    for (std::size_t c = 0; c < C; ++c) {
+      xs[c] = hn::GatherIndex(d, xb + c, xrow);
+      vmax = hn::Max(vmax, xs[c]);
+      vsum = hn::Add(vsum, xs[c]);
+    }
+    const auto bad = hn::AndNot(ign, hn::Or(hn::IsNaN(vsum), hn::Not(hn::IsFinite(vmax))));
+    if (!hn::AllFalse(d, bad)) return false;
+    vmax = hn::IfThenZeroElse(ign, vmax);  // ignored rows: anything finite
+
+    VF e[kMax];
+    VF ey = hn::Zero(d);
+    VD slo = hn::Zero(dd), shi = slo, wlo = slo, whi = slo;
+    for (std::size_t c = 0; c < C; ++c) {
+      e[c] = ExpNonPos(d, hn::Sub(xs[c], vmax));
+      slo = hn::Add(slo, hn::PromoteTo(dd, hn::LowerHalf(dh, e[c])));
+      shi = hn::Add(shi, hn::PromoteTo(dd, hn::UpperHalf(dh, e[c])));
+      ey = hn::IfThenElse(hn::RebindMask(d, hn::Eq(yvec, hn::Set(di, static_cast<std::int32_t>(c)))), e[c], ey);
+      if (smooth) {
+        const VD wc = hn::Set(dd, a.w ? static_cast<double>(a.w[c]) : 1.0);
+        wlo = hn::MulAdd(wc, hn::PromoteTo(dd, hn::LowerHalf(dh, xs[c])), wlo);
+        whi = hn::MulAdd(wc, hn::PromoteTo(dd, hn::UpperHalf(dh, xs[c])), whi);
+      }
+    }
+    const VF xy = hn::GatherIndex(d, xb, hn::Add(xrow, yvec));
+    const VF wyf = a.w ? hn::GatherIndex(d, a.w, yvec) : hn::Set(d, 1.0f);
+    const VF gsf = a.gvec ? hn::Load(d, gsv) : hn::Set(d, static_cast<float>(a.gs));
+
+    // float64 lanes, two halves: loss, a = A / S, the target entry.
+    alignas(64) float af[kMax], gyf[kMax];
+    const double e1 = 1.0 - a.k.e;
+    auto half = [&](VD S, VD m, VD xyd, VD wy, VD gs, VD ws, VD eyd, std::size_t off) HWY_ATTR_ALWAYS_INLINE {
+      const VD lse = hn::Add(m, hn::Log(dd, S));
+      VD l = hn::Mul(hn::Mul(hn::Set(dd, e1), wy), hn::Sub(lse, xyd));
+      if (smooth) l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Sub(hn::Mul(hn::Set(dd, a.k.W), lse), ws)));
+      hn::StoreU(l, dd, loss + off);
+      if (!a.g) return;
+      const VD gs_used = a.gvec ? gs : hn::Set(dd, a.gs);  // the exact float64 scale when uniform
+      const VD A = hn::Mul(hn::Add(hn::Mul(hn::Set(dd, e1), wy), hn::Set(dd, a.k.eC * a.k.W)), gs_used);
+      const VD B = hn::Mul(hn::Set(dd, a.k.eC), gs_used);
+      const VD aS = hn::Div(A, S);
+      const VD gy = hn::Sub(hn::Sub(hn::Mul(aS, eyd), hn::Mul(B, wy)), hn::Mul(hn::Mul(hn::Set(dd, e1), wy), gs_used));
+      const hn::Rebind<float, DD> df;
+      hn::StoreU(hn::DemoteTo(df, aS), df, af + off);
+      hn::StoreU(hn::DemoteTo(df, gy), df, gyf + off);
+    };
+    auto lo = [&](VF v) HWY_ATTR_ALWAYS_INLINE { return hn::PromoteTo(dd, hn::LowerHalf(dh, v)); };
+    auto hi = [&](VF v) HWY_ATTR_ALWAYS_INLINE { return hn::PromoteTo(dd, hn::UpperHalf(dh, v)); };
+    half(slo, lo(vmax), lo(xy), lo(wyf), lo(gsf), wlo, lo(ey), 0);
+    half(shi, hi(vmax), hi(xy), hi(wyf), hi(gsf), whi, hi(ey), N / 2);
+    for (std::size_t j = 0; j < N; ++j)
+      if (ig[j] != 0.0f) loss[j] = 0.0;
+    if (!a.g) return true;
+
+    const VF va = hn::Load(d, af);
+    const VF vb = hn::Mul(hn::Set(d, static_cast<float>(a.k.eC)), a.gvec ? gsf : hn::Set(d, static_cast<float>(a.gs)));
+    const VI grow = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(a.sg)));
+    float* gb = a.g + r0 * a.sg;
+    for (std::size_t c = 0; c < C; ++c) {
+      VF gv = hn::Mul(va, e[c]);
+      if (smooth) gv = hn::NegMulAdd(vb, hn::Set(d, a.w ? a.w[c] : 1.0f), gv);
+      hn::ScatterIndex(hn::IfThenZeroElse(ign, gv), d, gb + c, grow);
+    }
+    // The target entries last (ignored rows: 0 into their class-0 entry, which is 0 anyway).
+    hn::ScatterIndex(hn::IfThenZeroElse(ign, hn::Load(d, gyf)), d, gb, hn::Add(grow, yvec));
+    return true;
+  }
+#endif
+}
+
 
 // ---- rows longer than one vector: a three-stage pipeline over rows ----
 // Row k's three sweeps run in three consecutive fused loops: the loop that scans row k (sweep
@@ -319,38 +437,64 @@ HWY_INLINE void CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::in
   RowPart parts[kBatch];
   std::int64_t idx[kBatch];
   double S[kBatch], logS[kBatch];
-  for (std::int64_t i = begin; i < end;) {
-    // Rows of one batch: gradients written, log-sum-exp parts kept.
-    std::size_t nb = 0;
-    for (; i < end && nb < kBatch; ++i) {
-      G* g = a.g ? a.g + i * a.sg : nullptr;
-      const std::int64_t y = a.y[i * a.sy];
-      if (y == a.ignore_index) {
-        if (g) std::fill_n(g, C, G{});
-        if (a.out) a.out[i * a.so] = 0.0f;
-        continue;
+  auto per_row = [&](std::int64_t i, std::int64_t end) {
+    while (i < end) {
+      // Rows of one batch: gradients written, log-sum-exp parts kept.
+      std::size_t nb = 0;
+      for (; i < end && nb < kBatch; ++i) {
+        G* g = a.g ? a.g + i * a.sg : nullptr;
+        const std::int64_t y = a.y[i * a.sy];
+        if (y == a.ignore_index) {
+          if (g) std::fill_n(g, C, G{});
+          if (a.out) a.out[i * a.so] = 0.0f;
+          continue;
+        }
+        if (short_rows) {
+          const double gs = a.gvec ? static_cast<double>(a.gvec[i * a.sgv]) : a.gs;
+          parts[nb] = CeRowShort(a.x + i * a.sx, C, y, a.w, a.k, g, gs);
+        }
+        idx[nb++] = i;
       }
-      if (short_rows) {
-        const double gs = a.gvec ? static_cast<double>(a.gvec[i * a.sgv]) : a.gs;
-        parts[nb] = CeRowShort(a.x + i * a.sx, C, y, a.w, a.k, g, gs);
+      if (!short_rows) CePipeline(a, idx, nb, parts, scratch.data());
+      for (std::size_t j = 0; j < nb; ++j) S[j] = parts[j].S;
+      LogBatch(S, logS, nb);
+      // Their losses, added in row order.
+      for (std::size_t j = 0; j < nb; ++j) {
+        const RowPart& p = parts[j];
+        double l = p.loss;
+        if (!p.done) {
+          const double lse = p.m + logS[j];
+          l = (1.0 - a.k.e) * p.wy * (lse - p.xy);
+          if (a.k.e > 0) l += a.k.eC * (a.k.W * lse - p.ws);
+        }
+        if (a.out) a.out[idx[j] * a.so] = static_cast<float>(l);
+        else block_sums[(idx[j] - begin) / bs * stride] += l;
       }
-      idx[nb++] = i;
     }
-    if (!short_rows) CePipeline(a, idx, nb, parts, scratch.data());
-    for (std::size_t j = 0; j < nb; ++j) S[j] = parts[j].S;
-    LogBatch(S, logS, nb);
-    // Their losses, added in row order.
-    for (std::size_t j = 0; j < nb; ++j) {
-      const RowPart& p = parts[j];
-      double l = p.loss;
-      if (!p.done) {
-        const double lse = p.m + logS[j];
-        l = (1.0 - a.k.e) * p.wy * (lse - p.xy);
-        if (a.k.e > 0) l += a.k.eC * (a.k.W * lse - p.ws);
+  };
+  if (short_rows && C >= 2 && HWY_TARGET != HWY_SCALAR) {
+    // Groups of Lanes rows, one row per lane. Groups never cross a block of bs rows (blocks do
+    // not depend on the thread count, so neither does which path a row takes); a group the
+    // block path refuses (special values) and each block's last rows take the per-row path.
+    const std::int64_t NL = static_cast<std::int64_t>(hn::Lanes(d));
+    double loss[kMaxLanesF];
+    for (std::int64_t b0 = begin; b0 < end; b0 += bs) {
+      const std::int64_t b1 = std::min(end, b0 + bs);
+      std::int64_t r = b0;
+      for (; r + NL <= b1; r += NL) {
+        if (!CeShortBlock(a, r, loss)) {
+          per_row(r, r + NL);
+          continue;
+        }
+        for (std::int64_t j = 0; j < NL; ++j) {
+          if (a.out) a.out[(r + j) * a.so] = static_cast<float>(loss[j]);
+          else if (a.y[(r + j) * a.sy] != a.ignore_index) block_sums[(r + j - begin) / bs * stride] += loss[j];
+        }
       }
-      if (a.out) a.out[idx[j] * a.so] = static_cast<float>(l);
-      else block_sums[(idx[j] - begin) / bs * stride] += l;
+      per_row(r, b1);
     }
+  } else {
+    per_row(begin, end);
   }
   if (stream) hwy::FlushStream();
 }
