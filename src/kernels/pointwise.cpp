@@ -3,7 +3,8 @@
 //
 // Each block is one sweep: load x, y (and w), compute value and gradients in registers, store.
 // Loss sums accumulate in float64 (lanes promoted, fixed-order horizontal sum).
-// Accuracy: KLDiv uses Highway's Log (max 4 ULP); KLDivLogTarget Highway's Exp (max 1 ULP);
+// Accuracy: KLDiv uses LogPos (kernels/simd-inl.h: under 1 ULP, Highway's Log for vectors
+// holding 0, subnormals or specials); KLDivLogTarget Highway's Exp (max 1 ULP);
 // the value p (log p - x) is then one multiply and one subtract in float32, so within a few
 // float32 ULP of the float64 formula (relative to |p log p| + |p x|).
 #undef HWY_TARGET_INCLUDE
@@ -27,12 +28,12 @@ namespace HWY_NAMESPACE {
 // special-value behaviour.
 struct KLDivV {
   HWY_INLINE VF Loss(DF d, VF x, VF p) const {
-    const VF v = hn::Mul(p, hn::Sub(hn::Log(d, p), x));
+    const VF v = hn::Mul(p, hn::Sub(LogPos(d, p), x));
     return Special(d, p, v);
   }
   HWY_INLINE VF Dx(DF, VF, VF p) const { return hn::Neg(p); }
   HWY_INLINE VF Dy(DF d, VF x, VF p) const {
-    const VF v = hn::Sub(hn::Add(hn::Log(d, p), hn::Set(d, 1.0f)), x);
+    const VF v = hn::Sub(hn::Add(LogPos(d, p), hn::Set(d, 1.0f)), x);
     return Special(d, p, v);
   }
   // v where p > 0, 0 where p == 0, NaN otherwise (p < 0 or NaN).
@@ -124,11 +125,13 @@ struct SmoothL1V {
 // bce_with_logits without pos_weight, as the scalar BCELogitsOp (kernels/logistic.hpp):
 //   loss = coef_mul(y, sp(-x)) + coef_mul(1 - y, sp(x)),  coef_mul(a, b) = a == 0 ? 0 : a b
 //   dx = ((y + 1) - y) sigmoid(x) - y,                    dy = sp(-x) - sp(x)
-// sp(z) = max(z, 0) + log1p(exp(-|z|)) with Highway's Exp (1 ULP) and Log1p (2 ULP); finite
+// sp(z) = max(z, 0) + log1p(exp(-|z|)) with ExpNonPos (1 ULP) and Log1pUnit (1.5 ULP), sigmoid
+// with RecipUnit (no division; 1 ULP); finite
 // limits at x = +-inf (sp(+inf) = inf, sp(-inf) = 0, sigmoid exactly 0 / 1), NaN in, NaN out.
 struct BCELogitsV {
-  // exp(-|x|) in [0, 1]: Highway's Exp returns 0 below its range (-inf included) and for NaN.
-  static HWY_INLINE VF ExpNegAbs(DF d, VF x) { return hn::Exp(d, hn::Neg(hn::Abs(x))); }
+  // exp(-|x|) in [0, 1] with ExpNonPos (kernels/simd-inl.h, under 1 ULP; 0 below -87.33, for
+  // -inf and for NaN, whose result is replaced by NaN below).
+  static HWY_INLINE VF ExpNegAbs(DF d, VF x) { return ExpNonPos(d, hn::Neg(hn::Abs(x))); }
   static HWY_INLINE VF Softplus(DF d, VF z, VF l1p) {
     const VF v = hn::Add(hn::Max(z, hn::Zero(d)), l1p);
     return hn::IfThenElse(hn::IsNaN(z), z, v);
@@ -143,19 +146,19 @@ struct BCELogitsV {
     g = DxE(d, x, y, e);
   }
   static HWY_INLINE VF LossE(DF d, VF x, VF y, VF e) {
-    const VF l1p = hn::Log1p(d, e);  // shared by sp(x) and sp(-x)
+    const VF l1p = Log1pUnit(d, e);  // shared by sp(x) and sp(-x)
     const VF one = hn::Set(d, 1.0f);
     return hn::Add(CoefMul(d, y, Softplus(d, hn::Neg(x), l1p)), CoefMul(d, hn::Sub(one, y), Softplus(d, x, l1p)));
   }
   static HWY_INLINE VF DxE(DF d, VF x, VF y, VF e) {
     const VF one = hn::Set(d, 1.0f);
     // x >= 0: 1 / (1 + e); else e / (1 + e); NaN: NaN.
-    const VF s = hn::Div(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), hn::Add(one, e));
+    const VF s = hn::Mul(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), RecipUnit(d, hn::Add(one, e)));
     const VF sig = hn::IfThenElse(hn::IsNaN(x), x, s);
     return hn::Sub(hn::Mul(hn::Sub(hn::Add(y, one), y), sig), y);
   }
   HWY_INLINE VF Dy(DF d, VF x, VF) const {
-    const VF l1p = hn::Log1p(d, ExpNegAbs(d, x));
+    const VF l1p = Log1pUnit(d, ExpNegAbs(d, x));
     return hn::Sub(Softplus(d, hn::Neg(x), l1p), Softplus(d, x, l1p));
   }
 };
@@ -167,13 +170,13 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
   AccD acc;
   const bool sum = a.forward && !a.out;
   // st: stream the full-vector stores of (gi, gt, out); only set where they are aligned.
-  auto put = [&](VF v, float* p, std::size_t n, bool st) {
+  auto put = [&](VF v, float* p, std::size_t n, bool st) __attribute__((always_inline)) {
     if (n != N) StoreTailF(d, v, p, n);
     else if (st) hn::Stream(v, d, p);
     else hn::StoreU(v, d, p);
   };
   bool st_gi = false, st_gt = false, st_out = false;
-  auto step = [&](std::size_t i, std::size_t n) {
+  auto step = [&](std::size_t i, std::size_t n) __attribute__((always_inline)) {
     const bool full = n == N;
     const VF x = full ? hn::LoadU(d, a.x + i) : LoadTailF(d, a.x + i, n, 0.0f);
     const VF y = full ? hn::LoadU(d, a.y + i) : LoadTailF(d, a.y + i, n, 0.0f);

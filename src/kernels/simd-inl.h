@@ -177,6 +177,62 @@ HWY_INLINE VF ExpNonPos(DF d, VF x) {
   return hn::IfThenElseZero(hn::Ge(x, hn::Set(d, -87.33f)), hn::Mul(p, scale));
 }
 
+// ---- log without division ----
+/// log(x) for normal positive finite x: x = 2^k m with m in [sqrt(1/2), sqrt(2)) (exponent
+/// bits shifted by the bits of sqrt(1/2)), f = m - 1, log(m) = f - f^2/2 + f^3 P(f) with P of
+/// degree 7 (coefficients fitted for minimal relative error on that interval, fit error 5.8e-9),
+/// plus k ln2 in two parts. Under 1 float32 ULP (0.93 in a 7M-point sweep against float64 log,
+/// with FMA). Other inputs (0, subnormal, negative, inf, NaN) give garbage: see LogPos.
+HWY_INLINE VF LogNormal(DF d, VF x) {
+  const hn::RebindToSigned<DF> di;
+  // bits + (0x3F800000 - 0x3F3504F3): the exponent field of the result is k + 127.
+  const auto b = hn::Add(hn::BitCast(di, x), hn::Set(di, 0x3F800000 - 0x3F3504F3));
+  const VF k = hn::ConvertTo(d, hn::Sub(hn::ShiftRight<23>(b), hn::Set(di, 127)));
+  const VF m = hn::BitCast(d, hn::Add(hn::And(b, hn::Set(di, 0x007FFFFF)), hn::Set(di, 0x3F3504F3)));
+  const VF f = hn::Sub(m, hn::Set(d, 1.0f));
+  VF q = hn::Set(d, -7.635293155908585e-2f);
+  q = hn::MulAdd(q, f, hn::Set(d, 1.2762805819511414e-1f));
+  q = hn::MulAdd(q, f, hn::Set(d, -1.3160470128059387e-1f));
+  q = hn::MulAdd(q, f, hn::Set(d, 1.4201614260673523e-1f));
+  q = hn::MulAdd(q, f, hn::Set(d, -1.662331521511078e-1f));
+  q = hn::MulAdd(q, f, hn::Set(d, 2.0001231133937836e-1f));
+  q = hn::MulAdd(q, f, hn::Set(d, -2.50008225440979e-1f));
+  q = hn::MulAdd(q, f, hn::Set(d, 3.333333134651184e-1f));
+  q = hn::MulAdd(q, f, hn::Set(d, -0.5f));                       // -1/2 + f P
+  const VF lm = hn::MulAdd(hn::Mul(f, f), q, f);                   // f - f^2/2 + f^3 P
+  return hn::MulAdd(k, hn::Set(d, 0.693359375f), hn::MulAdd(k, hn::Set(d, -2.12194440e-4f), lm));
+}
+
+/// log(x) for any x with the special values of std::log (0 -> -inf, < 0 -> NaN, inf, NaN,
+/// subnormals): LogNormal in lanes holding a normal positive finite number, Highway's Log (max
+/// 4 ULP) in the others (computed only when a vector has such a lane). Lane by lane, so a
+/// value's bits do not depend on its neighbours.
+HWY_INLINE VF LogPos(DF d, VF x) {
+  const auto normal = hn::And(hn::Ge(x, hn::Set(d, 1.17549435e-38f)), hn::Le(x, hn::Set(d, 3.40282347e+38f)));
+  const VF v = LogNormal(d, x);
+  if (HWY_LIKELY(hn::AllTrue(d, normal))) return v;
+  return hn::IfThenElse(normal, v, hn::Log(d, x));
+}
+
+/// 1 / u for u in [1, 2]: approximate reciprocal and one Newton step (AVX-512: 14 bits -> about
+/// 28; SSE/AVX2: 12 -> about 24, within 1 float32 ULP). No division (which costs 5-10 times more
+/// throughput).
+HWY_INLINE VF RecipUnit(DF d, VF u) {
+  const VF r0 = hn::ApproximateReciprocal(u);
+  return hn::MulAdd(r0, hn::NegMulAdd(u, r0, hn::Set(d, 1.0f)), r0);
+}
+
+/// log(1 + e) for e in [0, 1] (also NaN -> NaN): u = 1 + e rounded, c = e - (u - 1) its exact
+/// rounding error, log1p(e) = log(u) + c / u with 1 / u from RecipUnit (the same reciprocal a
+/// sigmoid 1 / (1 + e) needs, so the compiler shares it). Under about 1.5 float32 ULP; e for
+/// e < 2^-24 (u = 1, c = e).
+HWY_INLINE VF Log1pUnit(DF d, VF e) {
+  const VF u = hn::Add(e, hn::Set(d, 1.0f));
+  const VF c = hn::Sub(e, hn::Sub(u, hn::Set(d, 1.0f)));
+  const VF v = hn::MulAdd(c, RecipUnit(d, u), LogNormal(d, u));
+  return hn::IfThenElse(hn::IsNaN(e), e, v);
+}
+
 // ---- float64 accumulation of float32 vectors: lanes promoted, then added in lane order ----
 #if HWY_TARGET == HWY_SCALAR
 using DD = hn::Rebind<double, DF>;
