@@ -241,12 +241,13 @@ struct Flight {
   double gy = 0;       ///< the exact target entry, stored after sweep 3
   std::size_t head = 0;  ///< leading entries written with plain stores before the aligned streamed part
   bool stream = false;
+  bool staged = false;  ///< ex holds the row's logits widened to float32 (16-bit T)
 };
 
 /// Fused sweeps over one row length C: scan (sweep 1) of sx, exps (sweep 2) of ex_row,
 /// gradient (sweep 3) of wr. Each stage present when its template flag is set.
 template <bool kS, bool kE, bool kW, class T, class G>
-HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T* sx, ScanAcc& sa_out,
+HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T* sx, float* sx_f32, ScanAcc& sa_out,
                             const Flight<T, G>* er, AccD& es_out, const Flight<T, G>* wr) {
   const DF d;
   ScanAcc sa = sa_out;  // accumulators in registers (not through the references) in the loop
@@ -256,7 +257,8 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
   VF vm = hn::Zero(d), va = vm, vb = vm;
   const T* ex_x = nullptr;
   float* ex_out = nullptr;
-  if constexpr (kE) vm = hn::Set(d, er->m), ex_x = er->x, ex_out = er->ex;
+  bool ex_staged = false;  // 16-bit logits already widened into ex_out by the scan
+  if constexpr (kE) vm = hn::Set(d, er->m), ex_x = er->x, ex_out = er->ex, ex_staged = er->staged;
   const float* wr_e = nullptr;
   G* wr_g = nullptr;
   std::size_t h = 0;
@@ -265,12 +267,18 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
 
   auto scan = [&](std::size_t i) HWY_ATTR_ALWAYS_INLINE {
     const VF v = LoadF(d, sx + i);
+    if constexpr (!std::is_same_v<T, float>) {
+      if (sx_f32) hn::StoreU(v, d, sx_f32 + i);
+    }
     sa.vmax = hn::Max(sa.vmax, v);
     sa.vsum = hn::Add(sa.vsum, v);
     if (smooth) sa.ws.add(w ? hn::Mul(v, hn::LoadU(d, w + i)) : v);
   };
   auto expv = [&](std::size_t i) HWY_ATTR_ALWAYS_INLINE {
-    const VF e = ExpNonPos(d, hn::Sub(LoadF(d, ex_x + i), vm));
+    VF x;
+    if constexpr (std::is_same_v<T, float>) x = hn::LoadU(d, ex_x + i);
+    else x = ex_staged ? hn::LoadU(d, ex_out + i) : LoadF(d, ex_x + i);
+    const VF e = ExpNonPos(d, hn::Sub(x, vm));
     if (ex_out) hn::StoreU(e, d, ex_out + i);
     return e;
   };
@@ -282,8 +290,17 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
   };
   auto write = [&](std::size_t i) HWY_ATTR_ALWAYS_INLINE {  // full vector at i (aligned when streaming)
     const VF gv = grad(hn::LoadU(d, wr_e + i), i, N);
-    if (stream) StreamF(d, gv, wr_g + i);
-    else StoreF(d, gv, wr_g + i);
+    if constexpr (std::is_same_v<G, bfloat16>) {
+      // Gradients here are finite: the cheaper rounding (no NaN lanes to keep quiet).
+      const hn::Rebind<hwy::bfloat16_t, DF> db;
+      const auto b = DemoteBF16Finite(d, gv);
+      auto* p = reinterpret_cast<hwy::bfloat16_t*>(wr_g + i);
+      if (stream) hn::Stream(b, db, p);
+      else hn::StoreU(b, db, p);
+    } else {
+      if (stream) StreamF(d, gv, wr_g + i);
+      else StoreF(d, gv, wr_g + i);
+    }
   };
   auto write_part = [&](std::size_t i, std::size_t n) HWY_ATTR_ALWAYS_INLINE {  // n < N entries at i
     if (n) StoreTailF(d, grad(LoadTailF(d, wr_e + i, n, 0.0f), i, n), wr_g + i, n);
@@ -316,12 +333,16 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
     const std::size_t n = C - i;
     if constexpr (kS) {
       const VF v0 = LoadTailF(d, sx + i, n, 0.0f);
+      if constexpr (!std::is_same_v<T, float>) {
+        if (sx_f32) StoreTailF(d, v0, sx_f32 + i, n);
+      }
       sa.vmax = hn::Max(sa.vmax, hn::IfThenElse(hn::FirstN(d, n), v0, hn::Set(d, kNegInf)));
       sa.vsum = hn::Add(sa.vsum, v0);
       if (smooth) sa.ws.add(w ? hn::Mul(v0, LoadTailF(d, w + i, n, 0.0f)) : v0);
     }
     if constexpr (kE) {
-      const VF e = ExpNonPos(d, hn::Sub(LoadTailF(d, ex_x + i, n, kNegInf), vm));
+      const VF xt = ex_staged ? LoadTailF(d, ex_out + i, n, kNegInf) : LoadTailF(d, ex_x + i, n, kNegInf);
+      const VF e = ExpNonPos(d, hn::Sub(xt, vm));
       es.add(e);
       if (ex_out) StoreTailF(d, e, ex_out + i, n);
     }
@@ -336,7 +357,7 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
 }
 
 template <class T, class G>
-using FusedFn = void (*)(std::size_t, const float*, bool, const T*, ScanAcc&, const Flight<T, G>*, AccD&,
+using FusedFn = void (*)(std::size_t, const float*, bool, const T*, float*, ScanAcc&, const Flight<T, G>*, AccD&,
                          const Flight<T, G>*);
 
 /// Rows idx[0..n) (none ignored, all of length C > lanes) through the pipeline; fills parts.
@@ -370,13 +391,16 @@ HWY_INLINE void CePipeline(const CeIdsRows<T, G>& a, const std::int64_t* idx, st
       sr->y = a.y[i * a.sy];
       sr->gs = a.gvec ? static_cast<double>(a.gvec[i * a.sgv]) : a.gs;
       sr->part = &parts[k];
-      sr->ex = use_scratch ? scratch + (k % 2) * C : reinterpret_cast<float*>(sr->g);
+      // Three rows are in flight (scan of k, exps of k-1, gradient of k-2): one buffer each.
+      sr->ex = use_scratch ? scratch + (k % 3) * C : reinterpret_cast<float*>(sr->g);
+      // 16-bit logits: the scan widens them into the row's exp buffer, which sweep 2 reads.
+      sr->staged = !std::is_same_v<T, float> && sr->ex != nullptr;
     }
     Flight<T, G>* er = k >= 1 && k - 1 < n && f[k - 1].fast ? &f[k - 1] : nullptr;
     Flight<T, G>* wr = a.g && k >= 2 && f[k - 2].fast ? &f[k - 2] : nullptr;
     AccD es;
     const int which = (sr ? 1 : 0) | (er ? 2 : 0) | (wr ? 4 : 0);
-    if (which) kFns[which](C, a.w, smooth, sr ? sr->x : nullptr, sa, er, es, wr);
+    if (which) kFns[which](C, a.w, smooth, sr ? sr->x : nullptr, sr && sr->staged ? sr->ex : nullptr, sa, er, es, wr);
 
     if (wr) wr->g[wr->y] = from_f64<G>(wr->gy);  // the target entry, exactly
     if (er) {
@@ -429,10 +453,10 @@ HWY_INLINE void CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::in
   const bool short_rows = C <= hn::Lanes(d);
   const bool inplace = static_cast<const void*>(a.g) == static_cast<const void*>(a.x);
   const bool stream = a.stream && a.g && !inplace;
-  // Exps of two rows live here when not in the gradient rows: per thread, grown once, reused.
+  // Exps of the rows in flight live here when not in the gradient rows: per thread, grown once.
   thread_local std::vector<float> scratch;
   const bool need_scratch = !short_rows && a.g && (stream || !std::is_same_v<G, float>);
-  if (need_scratch && scratch.size() < 2 * C) scratch.resize(2 * C);
+  if (need_scratch && scratch.size() < 3 * C) scratch.resize(3 * C);
   constexpr std::size_t kBatch = 64;
   RowPart parts[kBatch];
   std::int64_t idx[kBatch];
