@@ -14,6 +14,8 @@
 // writes the gradient chained through the activation in float32:
 //   u_c = ca_c tp'_c + cb_c P'_c (zero below c0);  none: g = u;  sigmoid: g = u p (1 - p);
 //   softmax: g_c = p_c (u_c - sum_k p_k u_k).
+// Pass 2's softmax with 2 to 4 channels keeps every channel in registers (GradSmallSoftmax);
+// the operations and their order are those of the general version, so the bits are too.
 //
 // Accuracy relative to the float64 formula (the scalar path with the inputs cast to double):
 // exp is Highway's Exp (max 1 ULP); p is within about 4 float32 ULP (softmax: the exp, the
@@ -267,6 +269,64 @@ void GradT(const DiceArgs& a) {
   }
 }
 
+/// GradT's softmax for kC (2 to 4) channels, in registers (same operations, same bits).
+template <DiceForm F, bool kIds, std::int64_t kC>
+void GradSmallSoftmax(const DiceArgs& a) {
+  constexpr std::int64_t kSmallC = kC;
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::int64_t NL = static_cast<std::int64_t>(N);
+  const std::int64_t C = a.C, c0 = a.c0, chunk = dice_chunk(C);
+  std::int32_t ib[128];
+  for (std::int64_t j0 = 0; j0 < a.n; j0 += chunk) {
+    const std::int64_t len = std::min(chunk, a.n - j0);
+    if (!ChunkOk(d, a, j0, len)) {
+      a.scalar(a.ctx, j0, len, nullptr);
+      continue;
+    }
+    if constexpr (kIds) LoadIds(d, a, j0, len, ib);
+    for (std::int64_t v = 0; v < len; v += NL) {
+      const std::size_t k = static_cast<std::size_t>(std::min(NL, len - v));
+      const std::int64_t off = j0 + v;
+      const float* x = a.x + off;
+      VF e[kSmallC], u[kSmallC];
+      HWY_UNROLL(8)
+      for (std::int64_t c = 0; c < kSmallC; ++c) e[c] = u[c] = hn::Zero(d);
+      VF m = LoadPad(d, x, k);
+      e[0] = m;
+      HWY_UNROLL(8)
+      for (std::int64_t c = 1; c < kSmallC; ++c)
+        if (c < kC) {
+          e[c] = LoadPad(d, x + c * a.x_sC, k);
+          m = hn::Max(m, e[c]);
+        }
+      VF s = hn::Zero(d);
+      HWY_UNROLL(8)
+      for (std::int64_t c = 0; c < kSmallC; ++c)
+        if (c < kC) {
+          e[c] = hn::Exp(d, hn::Sub(e[c], m));
+          s = hn::Add(s, e[c]);
+        }
+      const VF r = hn::Div(hn::Set(d, 1.0f), s);
+      VF pu = hn::Zero(d);
+      HWY_UNROLL(8)
+      for (std::int64_t c = 0; c < kSmallC; ++c)
+        if (c < kC) {
+          e[c] = hn::Mul(e[c], r);
+          u[c] = hn::Zero(d);
+          if (c >= c0) {
+            u[c] = Upstream<F>(d, hn::Set(d, a.ca[c]), hn::Set(d, a.cb[c]), e[c],
+                               Target<kIds>(d, a, c, off, kIds ? ib + v : nullptr, k));
+            pu = hn::MulAdd(e[c], u[c], pu);
+          }
+        }
+      HWY_UNROLL(8)
+      for (std::int64_t c = 0; c < kSmallC; ++c)
+        StorePad(d, hn::Mul(e[c], hn::Sub(u[c], pu)), a.g + c * a.g_sC + off, k);
+    }
+  }
+}
+
 // Run-time (act, form, target kind) -> the template instance.
 template <DiceAct A, DiceForm F>
 void SumsAF(const DiceArgs& a, double* s) {
@@ -291,6 +351,14 @@ void DiceSums(const DiceArgs& a, double* s) {
 
 template <DiceAct A, DiceForm F>
 void GradAF(const DiceArgs& a) {
+  if constexpr (A == DiceAct::Softmax) {
+    switch (a.C) {
+      case 2: return a.t ? GradSmallSoftmax<F, false, 2>(a) : GradSmallSoftmax<F, true, 2>(a);
+      case 3: return a.t ? GradSmallSoftmax<F, false, 3>(a) : GradSmallSoftmax<F, true, 3>(a);
+      case 4: return a.t ? GradSmallSoftmax<F, false, 4>(a) : GradSmallSoftmax<F, true, 4>(a);
+      default: break;
+    }
+  }
   if (a.t) GradT<A, F, false>(a);
   else GradT<A, F, true>(a);
 }
