@@ -406,7 +406,8 @@ void grad_pass(const Plan<T, TT>& pl, const std::vector<double>& Ag, const std::
   if (B == 0 || D == 0) return;
   auto coef = [&](const std::vector<double>& v, std::int64_t b) { return v.data() + (pl.batch ? 0 : b * Cp); };
   // The SIMD kernels take float32 coefficients, per batch item and channel (0 below c0); too
-  // large or non-finite ones send the whole pass to the scalar code.
+  // large, too small (near float32's subnormals) or non-finite ones send the whole pass to the
+  // scalar code.
   std::vector<float> fa, fb;
   if (simd) {
     fa.assign(static_cast<std::size_t>(B * C), 0.0f);
@@ -414,7 +415,8 @@ void grad_pass(const Plan<T, TT>& pl, const std::vector<double>& Ag, const std::
     for (std::int64_t b = 0; b < B && simd; ++b)
       for (std::int64_t c = c0; c < C; ++c) {
         const double a = coef(Ag, b)[c - c0], bb = coef(Bg, b)[c - c0];
-        if (!(std::fabs(a) <= kernels::kDiceBig && std::fabs(bb) <= kernels::kDiceBig)) {
+        auto fits = [](double v) { return v == 0 || (std::fabs(v) <= kernels::kDiceBig && std::fabs(v) >= 1e-30); };
+        if (!(fits(a) && fits(bb))) {
           simd = false;
           break;
         }
