@@ -14,8 +14,10 @@
 // writes the gradient chained through the activation in float32:
 //   u_c = ca_c tp'_c + cb_c P'_c (zero below c0);  none: g = u;  sigmoid: g = u p (1 - p);
 //   softmax: g_c = p_c (u_c - sum_k p_k u_k).
-// Pass 2's softmax with 2 to 4 channels keeps every channel in registers (GradSmallSoftmax);
-// the operations and their order are those of the general version, so the bits are too.
+// The softmax is computed for a whole chunk at a time, channel by channel (SoftmaxChunk), except
+// in pass 2 with 2 to 4 channels, which keeps every channel in registers, one vector of positions
+// at a time (GradSmallSoftmax, faster there); each lane's operations and their order are the
+// same either way, so both passes compute the same p, bit for bit.
 //
 // Accuracy relative to the float64 formula (the scalar path with the inputs cast to double):
 // exp is Highway's Exp (max 1 ULP); p is within about 4 float32 ULP (softmax: the exp, the
@@ -114,20 +116,31 @@ HWY_INLINE VF Target(DF d, const DiceArgs& a, std::int64_t c, std::int64_t off, 
   }
 }
 
-/// Softmax of the vector of positions at `off`: p_c stored at pe + c * ps.
-HWY_INLINE void SoftmaxVec(DF d, const DiceArgs& a, std::int64_t off, std::size_t k, float* HWY_RESTRICT pe,
-                           std::int64_t ps) {
+/// Softmax of a chunk's len positions at `off`, channel by channel over the whole chunk (long
+/// loops of independent vectors rather than one dependent max-exp-sum-divide chain per vector):
+/// p_c at pe + c * ps, padded lanes included. Each lane's operations and their order depend only
+/// on its own position, so both passes compute the same bits. mb, rb: scratch of at least len
+/// rounded up to the lanes.
+HWY_INLINE void SoftmaxChunk(DF d, const DiceArgs& a, std::int64_t off, std::int64_t len, float* HWY_RESTRICT pe,
+                             std::int64_t ps, float* HWY_RESTRICT mb, float* HWY_RESTRICT rb) {
+  const std::int64_t NL = static_cast<std::int64_t>(hn::Lanes(d));
   const float* x = a.x + off;
-  VF m = LoadPad(d, x, k);
-  for (std::int64_t c = 1; c < a.C; ++c) m = hn::Max(m, LoadPad(d, x + c * a.x_sC, k));
-  VF s = hn::Zero(d);
-  for (std::int64_t c = 0; c < a.C; ++c) {
-    const VF e = hn::Exp(d, hn::Sub(LoadPad(d, x + c * a.x_sC, k), m));
-    hn::StoreU(e, d, pe + c * ps);
-    s = hn::Add(s, e);
-  }
-  const VF r = hn::Div(hn::Set(d, 1.0f), s);
-  for (std::int64_t c = 0; c < a.C; ++c) hn::StoreU(hn::Mul(hn::LoadU(d, pe + c * ps), r), d, pe + c * ps);
+  auto k_at = [&](std::int64_t v) { return static_cast<std::size_t>(std::min(NL, len - v)); };
+  for (std::int64_t v = 0; v < len; v += NL) hn::StoreU(LoadPad(d, x + v, k_at(v)), d, mb + v);
+  for (std::int64_t c = 1; c < a.C; ++c)
+    for (std::int64_t v = 0; v < len; v += NL)
+      hn::StoreU(hn::Max(hn::LoadU(d, mb + v), LoadPad(d, x + c * a.x_sC + v, k_at(v))), d, mb + v);
+  for (std::int64_t v = 0; v < len; v += NL) hn::StoreU(hn::Zero(d), d, rb + v);
+  for (std::int64_t c = 0; c < a.C; ++c)
+    for (std::int64_t v = 0; v < len; v += NL) {
+      const VF e = hn::Exp(d, hn::Sub(LoadPad(d, x + c * a.x_sC + v, k_at(v)), hn::LoadU(d, mb + v)));
+      hn::StoreU(e, d, pe + c * ps + v);
+      hn::StoreU(hn::Add(hn::LoadU(d, rb + v), e), d, rb + v);
+    }
+  for (std::int64_t v = 0; v < len; v += NL) hn::StoreU(hn::Div(hn::Set(d, 1.0f), hn::LoadU(d, rb + v)), d, rb + v);
+  for (std::int64_t c = 0; c < a.C; ++c)
+    for (std::int64_t v = 0; v < len; v += NL)
+      hn::StoreU(hn::Mul(hn::LoadU(d, pe + c * ps + v), hn::LoadU(d, rb + v)), d, pe + c * ps + v);
 }
 
 /// p for a non-softmax activation.
@@ -161,6 +174,7 @@ void SumsT(const DiceArgs& a, double* sums) {
   std::vector<float> eb(A == DiceAct::Softmax ? static_cast<std::size_t>(C * chunk) : 0);
   std::vector<std::int32_t> ib(kIds ? static_cast<std::size_t>(chunk) : 0);
   std::vector<double> acc(static_cast<std::size_t>(Cp * 3) * N, 0.0);
+  float mb[128], rb[128];
   for (std::int64_t j0 = 0; j0 < a.n; j0 += chunk) {
     const std::int64_t len = std::min(chunk, a.n - j0);
     if (!ChunkOk(d, a, j0, len)) {
@@ -168,9 +182,7 @@ void SumsT(const DiceArgs& a, double* sums) {
       continue;
     }
     if constexpr (kIds) LoadIds(d, a, j0, len, ib.data());
-    if constexpr (A == DiceAct::Softmax)
-      for (std::int64_t v = 0; v < len; v += NL)
-        SoftmaxVec(d, a, j0 + v, static_cast<std::size_t>(std::min(NL, len - v)), eb.data() + v, chunk);
+    if constexpr (A == DiceAct::Softmax) SoftmaxChunk(d, a, j0, len, eb.data(), chunk, mb, rb);
     for (std::int64_t c = c0; c < C; ++c) {
       VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d);
       for (std::int64_t v = 0; v < len; v += NL) {
@@ -227,9 +239,10 @@ void GradT(const DiceArgs& a) {
   const std::size_t N = hn::Lanes(d);
   const std::int64_t NL = static_cast<std::int64_t>(N);
   const std::int64_t C = a.C, c0 = a.c0, chunk = dice_chunk(C);
-  std::vector<float> pb(A == DiceAct::Softmax ? static_cast<std::size_t>(C) * N : 0);
+  std::vector<float> pb(A == DiceAct::Softmax ? static_cast<std::size_t>(C * chunk) : 0);
   std::vector<float> ub(A == DiceAct::Softmax ? static_cast<std::size_t>(C) * N : 0);
   std::vector<std::int32_t> ib(kIds ? static_cast<std::size_t>(chunk) : 0);
+  float mb[128], rb[128];
   for (std::int64_t j0 = 0; j0 < a.n; j0 += chunk) {
     const std::int64_t len = std::min(chunk, a.n - j0);
     if (!ChunkOk(d, a, j0, len)) {
@@ -237,21 +250,21 @@ void GradT(const DiceArgs& a) {
       continue;
     }
     if constexpr (kIds) LoadIds(d, a, j0, len, ib.data());
+    if constexpr (A == DiceAct::Softmax) SoftmaxChunk(d, a, j0, len, pb.data(), chunk, mb, rb);
     for (std::int64_t v = 0; v < len; v += NL) {
       const std::size_t k = static_cast<std::size_t>(std::min(NL, len - v));
       const std::int64_t off = j0 + v;
       const std::int32_t* iv = kIds ? ib.data() + v : nullptr;
       if constexpr (A == DiceAct::Softmax) {
-        SoftmaxVec(d, a, off, k, pb.data(), NL);
         VF pu = hn::Zero(d);
         for (std::int64_t c = c0; c < C; ++c) {
-          const VF p = hn::LoadU(d, pb.data() + c * NL);
+          const VF p = hn::LoadU(d, pb.data() + c * chunk + v);
           const VF u = Upstream<F>(d, hn::Set(d, a.ca[c]), hn::Set(d, a.cb[c]), p, Target<kIds>(d, a, c, off, iv, k));
           hn::StoreU(u, d, ub.data() + c * NL);
           pu = hn::MulAdd(p, u, pu);
         }
         for (std::int64_t c = 0; c < C; ++c) {
-          const VF p = hn::LoadU(d, pb.data() + c * NL);
+          const VF p = hn::LoadU(d, pb.data() + c * chunk + v);
           const VF u = c < c0 ? hn::Zero(d) : hn::LoadU(d, ub.data() + c * NL);
           StorePad(d, hn::Mul(p, hn::Sub(u, pu)), a.g + c * a.g_sC + off, k);
         }
