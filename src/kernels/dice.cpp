@@ -8,7 +8,7 @@
 //   softmax: m = max_c x_c, e_c = exp(x_c - m), s = sum_c e_c (float32, channel order),
 //            p_c = e_c * (1 / s).
 // Pass 1 (dice_sums) accumulates the three per-channel sums in float32 lanes over one chunk
-// (at most 128 positions, i.e. 16 / 8 / 4 vector adds per lane for SSE4 / AVX2 / AVX-512),
+// (at most 128 positions, i.e. 32 / 16 / 8 vector adds per lane for SSE4 / AVX2 / AVX-512),
 // then promotes the lanes and adds them to float64 lane accumulators; the block's lanes are
 // added in lane order at the end. Pass 2 (dice_grad) recomputes p exactly as pass 1 did and
 // writes the gradient chained through the activation in float32:
@@ -22,9 +22,10 @@
 // Accuracy relative to the float64 formula (the scalar path with the inputs cast to double):
 // exp is Highway's Exp (max 1 ULP); p is within about 4 float32 ULP (softmax: the exp, the
 // float32 x - m, the float32 channel sum of C terms adds up to C ULP of s, the reciprocal and
-// the multiply; sigmoid: exp, add and divide). Each chunk's float32 sums are within about
-// 2^-24 * 128 relative of the sum of the absolute terms (usually far less: random rounding),
-// so the sums, and the loss, stay within about 1e-6 relative (typically 1e-7). Gradient
+// the multiply; sigmoid: exp, add and divide). Each chunk's float32 lane sums (at most 32
+// adds) are within 32 * 2^-24 (2e-6) relative of the sum of the absolute terms at worst, far
+// less in practice (random rounding), so the sums and the loss are typically within a few 1e-7
+// relative of the float64 formula (tests/unit/dice_simd_test.cpp checks 1e-6). Gradient
 // entries: u is float32 (ca, cb rounded to float32), so an entry is within a few float32 ULP
 // of p_c * max_k |u_k| for softmax (the difference u_c - sum p u cancels), of |u| otherwise.
 // Chunks holding values that are not finite or exceed kDiceBig in magnitude go to the scalar
