@@ -101,8 +101,10 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
           .gvec = use_g_tensor ? a.g.data : nullptr, .sgv = a.g.sN,
           .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .so = out_nd.sN,
           .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
-      sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
-        return Sums<1>{kernels::ce_ids_rows(rows_args, b, end)};
+      // Spans of whole blocks per thread: the kernel pipelines rows across its span.
+      sums = detail::parallel_sum_spans<1>(rows, grain, [&](std::int64_t b, std::int64_t end, std::int64_t bs,
+                                                            Sums<1>* part) {
+        kernels::ce_ids_rows(rows_args, b, end, bs, &part[0][0], 1);
       });
       done = true;
     }

@@ -66,4 +66,33 @@ Sums<K> parallel_sum(std::int64_t n, std::int64_t grain, F&& f) {
   return total;
 }
 
+/// Like parallel_sum, but each thread gets one contiguous span of whole blocks at once:
+/// f(begin, end, bs, partials) covers rows [begin, end) (begin a multiple of bs) and writes the
+/// partial sums of each of its blocks of bs rows to partials[0], partials[1], ... (each summed
+/// in row order, exactly as parallel_sum's f would). For kernels that pipeline work across
+/// rows; the blocks, their partials and the final sum are the same as parallel_sum's, so the
+/// result is bitwise identical for any thread count.
+template <int K, class F>
+Sums<K> parallel_sum_spans(std::int64_t n, std::int64_t grain, F&& f) {
+  Sums<K> total{};
+  if (n <= 0) return total;
+  const std::int64_t bs = block_size(n, grain);
+  const std::int64_t nb = (n + bs - 1) / bs;
+  std::array<Sums<K>, kMaxBlocks> partial{};
+  const int nt = static_cast<int>(std::min<std::int64_t>(num_threads(), nb));
+  auto span = [&](int t) {
+    const std::int64_t kb = nb * t / nt, ke = nb * (t + 1) / nt;
+    if (kb < ke) f(kb * bs, std::min(n, ke * bs), bs, partial.data() + kb);
+  };
+  if (nt <= 1) {
+    span(0);
+  } else {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; ++t) span(t);
+  }
+  for (std::int64_t b = 0; b < nb; ++b)
+    for (int k = 0; k < K; ++k) total[static_cast<std::size_t>(k)] += partial[static_cast<std::size_t>(b)][static_cast<std::size_t>(k)];
+  return total;
+}
+
 }  // namespace losskit::detail

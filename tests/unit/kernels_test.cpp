@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,7 +58,7 @@ struct CeCase {
 
 // ---------------------------------------------------------------- cross-entropy rows ------
 void check_ce_rows(const CeCase& cc, std::int64_t pad, bool stream = false) {
-  const std::int64_t C = cc.C, rows = 4, sx = C + pad;  // pad > 0: strided rows
+  const std::int64_t C = cc.C, rows = 37, sx = C + pad;  // pad > 0: strided rows; 37: groups of lanes + rest
   std::vector<float> x = randn(static_cast<std::size_t>(rows * sx), static_cast<std::uint32_t>(C * 7 + pad));
   std::vector<float> w(static_cast<std::size_t>(C));
   for (std::int64_t c = 0; c < C; ++c) w[static_cast<std::size_t>(c)] = 0.25f + 0.5f * static_cast<float>(c % 5);
@@ -91,16 +92,26 @@ void check_ce_rows(const CeCase& cc, std::int64_t pad, bool stream = false) {
     const double l = k::ce_ids_row_ref(xr, 1, C, y[static_cast<std::size_t>(i)], cc.weighted ? w.data() : nullptr,
                                        kc, gref.data(), 1, gs);
     ref_sum += l;
-    EXPECT_NEAR(gout[static_cast<std::size_t>(i)], l, 1e-6 * std::abs(l) + 1e-7) << "row " << i;
+    // The kernels' lse is within a few float32 ULP of S (absolute, on log S); each gradient entry
+    // within a few ULP of max(|g_c|, A p_c) (the target entry A p_y - (1-e) w_y gs cancels).
+    const std::int64_t yi = y[static_cast<std::size_t>(i)];
+    const double wy = cc.weighted ? w[static_cast<std::size_t>(yi)] : 1.0;
+    const double A = (1.0 - kc.e) * wy + kc.eC * kc.W;
+    double m = -INFINITY, se = 0;
+    for (std::int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(xr[c]));
+    for (std::int64_t c = 0; c < C; ++c) se += std::exp(xr[c] - m);
+    EXPECT_NEAR(gout[static_cast<std::size_t>(i)], l, 1e-6 * std::abs(l) + 3e-7 * A + 1e-7) << "row " << i;
     for (std::int64_t c = 0; c < C; ++c) {
       const double r = gref[static_cast<std::size_t>(c)];
-      // Relative to the larger of |g_c| and the smoothing term it is a difference with.
+      const double Ap = A * gs * std::exp(xr[c] - m) / se;
+      // Relative to the larger of |g_c| and A p_c, and the smoothing term it is a difference with.
       const double term = gs * kc.eC * (cc.weighted ? w[static_cast<std::size_t>(c)] : 1.0);
-      EXPECT_NEAR(gr[c], r, 4e-6 * std::abs(r) + 4e-7 * term + 1e-9) << "row " << i << " class " << c << " of " << C;
+      EXPECT_NEAR(gr[c], r, 4e-7 * std::max(std::abs(r), Ap) + 4e-7 * term + 1e-9)
+          << "row " << i << " class " << c << " of " << C;
     }
     for (std::int64_t c = C; c < sx; ++c) EXPECT_EQ(gr[c], -7.0f) << "padding written";
   }
-  EXPECT_NEAR(sum, ref_sum, 1e-6 * std::abs(ref_sum));
+  EXPECT_NEAR(sum, ref_sum, 1e-6 * std::abs(ref_sum) + 1e-6 * static_cast<double>(rows));
 }
 
 TEST(KernelsCrossEntropy, RowsMatchReferenceOnEveryTargetAndSize) {
@@ -177,6 +188,81 @@ TEST(KernelsCrossEntropy, InPlaceGradientEqualsSeparate) {
       EXPECT_EQ(s1, s2);
       EXPECT_EQ(g, xi);
     }
+  });
+}
+
+TEST(KernelsCrossEntropy, ManyRowsAndBlockSums) {
+  // More rows than one pipeline batch (64), sums split into blocks of 7 rows.
+  for_each_target([] {
+    for (std::int64_t C : {2, 3, 10, 16, 17, 100, 1000}) {
+      SCOPED_TRACE("C = " + std::to_string(C));
+      // Blocks of 40 rows: short rows (C <= lanes) go 16, 8 or 4 rows at a time inside a block.
+      const std::int64_t rows = 150, bs = 40, nb = (rows + bs - 1) / bs;
+      auto x = randn(static_cast<std::size_t>(rows * C), static_cast<std::uint32_t>(C), 3.0f);
+      std::vector<std::int64_t> y(static_cast<std::size_t>(rows));
+      for (std::int64_t i = 0; i < rows; ++i) y[static_cast<std::size_t>(i)] = i % 9 == 4 ? -100 : (i * 13) % C;
+      x[static_cast<std::size_t>(70 * C + 1)] = NAN;  // one row on the scalar path mid-batch
+      const k::CeConsts kc{.e = 0.1, .eC = 0.1 / static_cast<double>(C), .W = static_cast<double>(C)};
+      for (bool stream : {false, true}) {
+        std::vector<float> g(x.size(), -7.0f);
+        k::CeIdsRows<float, float> a{.x = x.data(), .sx = C, .C = C, .y = y.data(), .sy = 1, .ignore_index = -100,
+                                     .k = kc, .g = g.data(), .sg = C, .gs = 0.5, .stream = stream};
+        std::vector<double> sums(static_cast<std::size_t>(nb), 0.0);
+        k::ce_ids_rows(a, 0, rows, bs, sums.data(), 1);
+        for (std::int64_t b = 0; b < nb; ++b) {
+          double ref = 0;
+          for (std::int64_t i = b * bs; i < std::min(rows, b * bs + bs); ++i) {
+            std::vector<double> gref(static_cast<std::size_t>(C));
+            const std::int64_t yi = y[static_cast<std::size_t>(i)];
+            if (yi == -100) {
+              for (std::int64_t c = 0; c < C; ++c) ASSERT_EQ(g[static_cast<std::size_t>(i * C + c)], 0.0f);
+              continue;
+            }
+            ref += k::ce_ids_row_ref(x.data() + i * C, 1, C, yi, static_cast<const float*>(nullptr), kc, gref.data(),
+                                     1, 0.5);
+            // Each entry within a few float32 ULP of max(|g_c|, A p_c), A = gs = 0.5 here.
+            const float* xr = x.data() + i * C;
+            double m = -INFINITY, se = 0;
+            for (std::int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(xr[c]));
+            for (std::int64_t c = 0; c < C; ++c) se += std::exp(xr[c] - m);
+            for (std::int64_t c = 0; c < C; ++c) {
+              const double r = gref[static_cast<std::size_t>(c)], v = g[static_cast<std::size_t>(i * C + c)];
+              const double Ap = 0.5 * std::exp(xr[c] - m) / se;
+              if (std::isnan(r)) ASSERT_TRUE(std::isnan(v)) << i << " " << c;
+              else ASSERT_NEAR(v, r, 4e-7 * std::max(std::abs(r), Ap) + 4e-7 * 0.5 * kc.eC + 1e-9) << i << " " << c;
+            }
+          }
+          if (std::isnan(ref)) EXPECT_TRUE(std::isnan(sums[static_cast<std::size_t>(b)])) << b;
+          else EXPECT_NEAR(sums[static_cast<std::size_t>(b)], ref, 1e-6 * std::abs(ref)) << "block " << b;
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsCrossEntropy, ExpNonPosWithinOneUlp) {
+  for_each_target([] {
+    std::vector<float> x;
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> wide(-87.33f, 0.0f), narrow(-1.0f, 0.0f);
+    for (int i = 0; i < 200000; ++i) x.push_back(wide(rng)), x.push_back(narrow(rng));
+    for (float v = -1e-6f; v < 0; v *= 0.5f) x.push_back(v);  // tiny, down to the subnormals
+    for (float v : {0.0f, -0.0f, -0.34657359f, -0.34657362f, -87.33f, -87.3f, -1.0f, -2.0f, -10.0f}) x.push_back(v);
+    std::vector<float> y(x.size());
+    k::exp_nonpos(x.data(), y.data(), x.size());
+    const std::string target = k::simd_target_name();
+    const bool fma = target.rfind("AVX2", 0) == 0 || target.rfind("AVX3", 0) == 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double ref = std::exp(static_cast<double>(x[i]));
+      const double ulp = std::nextafter(static_cast<float>(ref), INFINITY) - static_cast<float>(ref);
+      // 1 ULP where the target has FMA; 2 where Highway emulates MulAdd (SSE4 and older).
+      ASSERT_LE(std::abs(y[i] - ref), (fma ? 1.0 : 2.0) * ulp) << "x = " << x[i];
+    }
+    EXPECT_EQ(y[x.size() - 9], 1.0f);  // exp(0) exactly
+    const float below[] = {-87.4f, -100.0f, -1e30f, -kInf};
+    float out[4];
+    k::exp_nonpos(below, out, 4);
+    for (float v : out) EXPECT_EQ(v, 0.0f);
   });
 }
 
@@ -423,32 +509,37 @@ TEST(NLLLoss16, BFloat16MatchesFloat32) {
 // ------------------------------------------------------------------- determinism -----
 TEST(KernelsDeterminism, BitwiseIdenticalForAnyThreadCount) {
   const int saved = losskit::get_num_threads();
-  const std::int64_t N = 3000, C = 257;
-  const auto x = randn(static_cast<std::size_t>(N * C), 17);
-  auto p = randn(static_cast<std::size_t>(N * C), 18, 1.0f);
-  for (auto& v : p) v = std::abs(v);
-  std::vector<std::int64_t> y(static_cast<std::size_t>(N));
-  for (std::int64_t i = 0; i < N; ++i) y[static_cast<std::size_t>(i)] = (i * 31) % C;
-  std::vector<float> ref_g, ref_k;
-  float ref_l = 0, ref_kl = 0;
-  for (int t : {1, 2, 3, 5}) {
-    losskit::set_num_threads(t);
-    std::vector<float> g(x.size()), gk(x.size());
-    float l = 0, kl = 0;
-    losskit::cross_entropy_forward_backward(ConstView<float>(x.data(), {N, C}), ConstView<std::int64_t>(y.data(), {N}),
-                                            TensorView<float>(&l, {}), TensorView<float>(g.data(), {N, C}),
-                                            {.label_smoothing = 0.1});
-    losskit::kl_div_forward_backward(ConstView<float>(x.data(), {N, C}), ConstView<float>(p.data(), {N, C}),
-                                     TensorView<float>(&kl, {}), TensorView<float>(gk.data(), {N, C}), {},
-                                     {.reduction = losskit::Reduction::BatchMean});
-    if (t == 1) {
-      ref_g = g, ref_k = gk, ref_l = l, ref_kl = kl;
-      continue;
+  // C = 257: pipelined long rows; C = 10: short rows, one row per lane, with ignored rows and a
+  // NaN row (per-row path for its group).
+  for (const auto& [N, C] : {std::pair<std::int64_t, std::int64_t>{3000, 257}, {50003, 10}}) {
+    const auto x0 = randn(static_cast<std::size_t>(N * C), 17);
+    auto x = x0;
+    if (C == 10) x[static_cast<std::size_t>(777 * C + 2)] = NAN;
+    auto p = randn(static_cast<std::size_t>(N * C), 18, 1.0f);
+    for (auto& v : p) v = std::abs(v);
+    std::vector<std::int64_t> y(static_cast<std::size_t>(N));
+    for (std::int64_t i = 0; i < N; ++i) y[static_cast<std::size_t>(i)] = i % 11 == 5 ? -100 : (i * 31) % C;
+    std::vector<float> ref_g, ref_k;
+    float ref_l = 0, ref_kl = 0;
+    for (int t : {1, 2, 3, 5}) {
+      losskit::set_num_threads(t);
+      std::vector<float> g(x.size()), gk(x.size());
+      float l = 0, kl = 0;
+      losskit::cross_entropy_forward_backward(ConstView<float>(x.data(), {N, C}),
+                                              ConstView<std::int64_t>(y.data(), {N}), TensorView<float>(&l, {}),
+                                              TensorView<float>(g.data(), {N, C}), {.label_smoothing = 0.1});
+      losskit::kl_div_forward_backward(ConstView<float>(x.data(), {N, C}), ConstView<float>(p.data(), {N, C}),
+                                       TensorView<float>(&kl, {}), TensorView<float>(gk.data(), {N, C}), {},
+                                       {.reduction = losskit::Reduction::BatchMean});
+      if (t == 1) {
+        ref_g = g, ref_k = gk, ref_l = l, ref_kl = kl;
+        continue;
+      }
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(l), std::bit_cast<std::uint32_t>(ref_l)) << t;
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(kl), std::bit_cast<std::uint32_t>(ref_kl)) << t;
+      EXPECT_EQ(std::memcmp(g.data(), ref_g.data(), g.size() * sizeof(float)), 0) << t;  // NaN row included
+      EXPECT_EQ(gk, ref_k) << t;
     }
-    EXPECT_EQ(std::bit_cast<std::uint32_t>(l), std::bit_cast<std::uint32_t>(ref_l)) << t;
-    EXPECT_EQ(std::bit_cast<std::uint32_t>(kl), std::bit_cast<std::uint32_t>(ref_kl)) << t;
-    EXPECT_EQ(g, ref_g) << t;
-    EXPECT_EQ(gk, ref_k) << t;
   }
   losskit::set_num_threads(saved);
 }
