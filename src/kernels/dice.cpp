@@ -20,7 +20,9 @@
 // same either way, so both passes compute the same p, bit for bit.
 //
 // Accuracy relative to the float64 formula (the scalar path with the inputs cast to double):
-// exp is Highway's Exp (max 1 ULP); p is within about 4 float32 ULP (softmax: the exp, the
+// exp is ExpNonPos (kernels/simd-inl.h; every argument here is <= 0: x - max, -|x|), under
+// 1 ULP, and 0 below -87.33 where the scalar exp would give a subnormal (an absolute error
+// under 1.2e-38); p is within about 4 float32 ULP (softmax: the exp, the
 // float32 x - m, the float32 channel sum of C terms adds up to C ULP of s, the reciprocal and
 // the multiply; sigmoid: exp, add and divide). Each chunk's float32 lane sums (at most 32
 // adds) are within 32 * 2^-24 (2e-6) relative of the sum of the absolute terms at worst, far
@@ -34,7 +36,6 @@
 #define HWY_TARGET_INCLUDE "kernels/dice.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
-#include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
@@ -63,7 +64,7 @@ HWY_INLINE void StorePad(DF d, VF v, float* HWY_RESTRICT p, std::size_t k) {
 
 HWY_INLINE VF Sigmoid(DF d, VF x) {
   const VF one = hn::Set(d, 1.0f);
-  const VF e = hn::Exp(d, hn::Neg(hn::Abs(x)));
+  const VF e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
   return hn::Div(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), hn::Add(one, e));
 }
 
@@ -134,7 +135,7 @@ HWY_INLINE void SoftmaxChunk(DF d, const DiceArgs& a, std::int64_t off, std::int
   for (std::int64_t v = 0; v < len; v += NL) hn::StoreU(hn::Zero(d), d, rb + v);
   for (std::int64_t c = 0; c < a.C; ++c)
     for (std::int64_t v = 0; v < len; v += NL) {
-      const VF e = hn::Exp(d, hn::Sub(LoadPad(d, x + c * a.x_sC + v, k_at(v)), hn::LoadU(d, mb + v)));
+      const VF e = ExpNonPos(d, hn::Sub(LoadPad(d, x + c * a.x_sC + v, k_at(v)), hn::LoadU(d, mb + v)));
       hn::StoreU(e, d, pe + c * ps + v);
       hn::StoreU(hn::Add(hn::LoadU(d, rb + v), e), d, rb + v);
     }
@@ -318,7 +319,7 @@ void GradSmallSoftmax(const DiceArgs& a) {
       HWY_UNROLL(8)
       for (std::int64_t c = 0; c < kSmallC; ++c)
         if (c < kC) {
-          e[c] = hn::Exp(d, hn::Sub(e[c], m));
+          e[c] = ExpNonPos(d, hn::Sub(e[c], m));
           s = hn::Add(s, e[c]);
         }
       const VF r = hn::Div(hn::Set(d, 1.0f), s);
