@@ -6,6 +6,11 @@
 // each block adds its per-channel sums in position order into its own slot, and the slots are
 // then added in (b, block) order by one thread: bitwise identical results for any thread count.
 // Class-id targets are never expanded to one-hot tensors: t_c = [c == id] is computed inline.
+//
+// float32 calls whose positions are contiguous run both passes in the SIMD kernels of
+// kernels/dice.cpp (accuracy stated there); chunks holding non-finite or huge values, and
+// everything else (float64, odd strides), run the scalar tile kernels below (float64 sums,
+// the activation computed in T as PyTorch does).
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -20,6 +25,7 @@
 #include "core/layout.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/dice.hpp"
 #include "losskit/segmentation.hpp"
 
 namespace losskit {
@@ -170,17 +176,197 @@ inline double target_at(const Plan<T, TT>& pl, std::int64_t b, std::int64_t c, s
   else return static_cast<double>(ids[j]);
 }
 
-/// Pass 1: per-(b, c') sums {s0, P-part, G-part}, c' = c - c0, laid out [B][Cp][3]. Each sum
-/// runs over the positions in order. When `cache` is given (the backward), the activation p is
-/// also stored there for pass 2.
+/// Scratch of the scalar tile kernels.
+template <class T>
+struct TileBuf {
+  std::vector<T> p;       ///< [C][kTile] activation
+  std::vector<double> u;  ///< [C][kTile] dL/dp
+  double s[kTile], pu[kTile];
+  std::int64_t ids[kTile];
+  explicit TileBuf(std::int64_t C) : p(static_cast<std::size_t>(C * kTile)), u(static_cast<std::size_t>(C * kTile)) {}
+};
+
+/// Scalar pass 1 of positions [d0, d0 + n) of batch item b (n <= kTile): adds each channel's
+/// sums {s0, P-part, G-part} over the positions in order into acc[3 (c - c0) + k].
 template <Act A, Form F, TKind K, class T, class TT>
-void sum_pass(const Plan<T, TT>& pl, std::vector<double>& S, const detail::NCD<T>* cache) {
+void tile_sums(const Plan<T, TT>& pl, std::int64_t b, std::int64_t d0, std::int64_t n, TileBuf<T>& buf,
+               double* acc) {
+  load_tile<A, K>(pl, b, d0, n, buf.p.data(), buf.s, buf.ids);
+  const T* p = buf.p.data();
+  for (std::int64_t c = pl.c0; c < pl.C; ++c) {
+    double* a = acc + 3 * (c - pl.c0);
+    double a0 = a[0], a1 = a[1], a2 = a[2];
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double t = target_at<K>(pl, b, c, d0 + j, buf.ids, j);
+      const double pc = static_cast<double>(p[c * kTile + j]);
+      if constexpr (F == Form::Product) {
+        a0 += pc * t;
+        a1 += pc;
+        a2 += t;
+      } else if constexpr (F == Form::Norm1) {
+        a0 += std::fabs(pc - t);
+        a1 += std::fabs(pc);
+        a2 += std::fabs(t);
+      } else {
+        a0 += (pc - t) * (pc - t);
+        a1 += pc * pc;
+        a2 += t * t;
+      }
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+  }
+}
+
+/// Scalar pass 2 of positions [d0, d0 + n) of batch item b (n <= kTile): recomputes p and
+/// writes the gradient; ag / bg hold the Cp coefficients of b's groups.
+template <Act A, Form F, TKind K, class T, class TT>
+void tile_grad(const Plan<T, TT>& pl, std::int64_t b, std::int64_t d0, std::int64_t n, const double* ag,
+               const double* bg, const detail::NCD<T>& gi, TileBuf<T>& buf) {
+  const std::int64_t C = pl.C, c0 = pl.c0;
+  load_tile<A, K>(pl, b, d0, n, buf.p.data(), buf.s, buf.ids);
+  const T* p = buf.p.data();
+  double* u = buf.u.data();
+  T* g0 = &gi.at(b, 0, d0);
+  const std::int64_t sC = gi.sC, sD = gi.sD;
+  for (std::int64_t c = 0; c < c0; ++c)
+    for (std::int64_t j = 0; j < n; ++j) u[c * kTile + j] = 0;
+  for (std::int64_t c = c0; c < C; ++c) {
+    const double a = ag[c - c0], bb = bg[c - c0];
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double t = target_at<K>(pl, b, c, d0 + j, buf.ids, j);
+      const double pc = static_cast<double>(p[c * kTile + j]);
+      double dtp, dP;
+      if constexpr (F == Form::Product) {
+        dtp = t;
+        dP = 1.0;
+      } else if constexpr (F == Form::Norm1) {
+        dtp = (sgn(pc) - sgn(pc - t)) / 2;
+        dP = sgn(pc);
+      } else {
+        dtp = t;  // (2p - 2(p - t)) / 2
+        dP = 2.0 * pc;
+      }
+      u[c * kTile + j] = a * dtp + bb * dP;
+    }
+  }
+  if constexpr (A == Act::None) {
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) g0[c * sC + j * sD] = static_cast<T>(u[c * kTile + j]);
+  } else if constexpr (A == Act::Sigmoid) {
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double pc = static_cast<double>(p[c * kTile + j]);
+        g0[c * sC + j * sD] = static_cast<T>(u[c * kTile + j] * pc * (1.0 - pc));
+      }
+  } else {
+    double* pu = buf.pu;
+    for (std::int64_t j = 0; j < n; ++j) pu[j] = 0;
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) pu[j] += static_cast<double>(p[c * kTile + j]) * u[c * kTile + j];
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double pc = static_cast<double>(p[c * kTile + j]);
+        g0[c * sC + j * sD] = static_cast<T>(pc * (u[c * kTile + j] - pu[j]));
+      }
+  }
+}
+
+// ---- the SIMD path (float32; kernels/dice.cpp) ----
+
+/// Whether the SIMD kernels take this call: float32 with the positions contiguous in the input,
+/// a dense target and the gradient (D == 1: any stride).
+template <class T, class TT>
+bool simd_ok(const Plan<T, TT>& pl, const detail::NCD<T>* gi) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (pl.D == 1) return true;
+    if (pl.x.sD != 1) return false;
+    if (pl.tkind == TKind::Dense && pl.tdense.sD != 1) return false;
+    return gi == nullptr || gi->sD == 1;
+  }
+}
+
+/// The scalar tile kernels for the SIMD kernels' fallback chunks (values that are not finite
+/// or too large): block [d0, ...) of batch item b; chunk [d0 + j0, d0 + j0 + len).
+template <class T, class TT>
+struct Fallback {
+  const Plan<T, TT>* pl = nullptr;
+  std::int64_t b = 0, d0 = 0;
+  const double* ag = nullptr;  ///< pass 2: b's Cp coefficients
+  const double* bg = nullptr;
+  const detail::NCD<T>* gi = nullptr;
+};
+template <Act A, Form F, TKind K, class T, class TT>
+void fallback_chunk(void* ctx, std::int64_t j0, std::int64_t len, double* sums) {
+  const auto& f = *static_cast<const Fallback<T, TT>*>(ctx);
+  TileBuf<T> buf(f.pl->C);
+  for (std::int64_t o = 0; o < len; o += kTile) {
+    const std::int64_t n = std::min(kTile, len - o);
+    if (sums) tile_sums<A, F, K>(*f.pl, f.b, f.d0 + j0 + o, n, buf, sums);
+    else tile_grad<A, F, K>(*f.pl, f.b, f.d0 + j0 + o, n, f.ag, f.bg, *f.gi, buf);
+  }
+}
+
+/// Kernel arguments for block [d0, d0 + n) of batch item b (float32 plans only).
+template <Act A, Form F, TKind K, class T, class TT>
+kernels::DiceArgs simd_args(const Plan<T, TT>& pl, std::int64_t b, std::int64_t d0, std::int64_t n,
+                            Fallback<T, TT>& fb) {
+  kernels::DiceArgs a;
+  a.act = A == Act::None ? kernels::DiceAct::None
+                         : (A == Act::Sigmoid ? kernels::DiceAct::Sigmoid : kernels::DiceAct::Softmax);
+  a.form = F == Form::Product ? kernels::DiceForm::Product
+                              : (F == Form::Norm1 ? kernels::DiceForm::Norm1 : kernels::DiceForm::Norm2);
+  a.C = pl.C;
+  a.c0 = pl.c0;
+  a.n = n;
+  if constexpr (std::is_same_v<T, float>) {
+    a.x = &pl.x.at(b, 0, d0);
+    a.x_sC = pl.x.sC;
+    if constexpr (K == TKind::Dense) {
+      if constexpr (std::is_same_v<TT, float>) {
+        a.t = &pl.tdense.at(b, 0, d0);
+        a.t_sC = pl.tdense.sC;
+      }
+    } else {
+      if constexpr (std::is_same_v<TT, std::int64_t>) a.ids = &pl.tids.at(b, d0);
+      else if constexpr (std::is_same_v<TT, float>) a.fids = &pl.tids.at(b, d0);
+      a.ids_s = pl.tids.sD;
+      a.id_off = K == TKind::Binary ? 1 : 0;
+    }
+  }
+  fb.pl = &pl;
+  fb.b = b;
+  fb.d0 = d0;
+  a.scalar = &fallback_chunk<A, F, K, T, TT>;
+  a.ctx = &fb;
+  return a;
+}
+
+/// Pass 1 block size (positions): depends only on the shape; a multiple of the SIMD chunk on
+/// the SIMD path, so that pass 2's blocks see the same chunks.
+inline std::int64_t pass_block(std::int64_t C, std::int64_t D, bool simd) {
+  std::int64_t bs = detail::block_size(D, std::max<std::int64_t>(kTile, 8192 / C));
+  if (simd) {
+    const std::int64_t ch = kernels::dice_chunk(C);
+    bs = (bs + ch - 1) / ch * ch;
+  }
+  return bs;
+}
+
+/// Pass 1: per-(b, c') sums {s0, P-part, G-part}, c' = c - c0, laid out [B][Cp][3]. Each block
+/// of positions adds into its own slot (in position order); the slots are then added in
+/// (b, block) order.
+template <Act A, Form F, TKind K, class T, class TT>
+void sum_pass(const Plan<T, TT>& pl, std::vector<double>& S, bool simd) {
   using namespace detail;
-  const std::int64_t B = pl.B, C = pl.C, D = pl.D, Cp = pl.Cp, c0 = pl.c0;
+  const std::int64_t B = pl.B, C = pl.C, D = pl.D, Cp = pl.Cp;
   const std::int64_t K3 = 3 * Cp;
   S.assign(static_cast<std::size_t>(B * K3), 0.0);
   if (B == 0 || D == 0) return;
-  const std::int64_t bs = block_size(D, std::max<std::int64_t>(kTile, 8192 / C));
+  const std::int64_t bs = pass_block(C, D, simd);
   const std::int64_t nblk = (D + bs - 1) / bs;
   const std::int64_t ntask = B * nblk;
   std::vector<double> partial(static_cast<std::size_t>(ntask * K3), 0.0);
@@ -188,49 +374,17 @@ void sum_pass(const Plan<T, TT>& pl, std::vector<double>& S, const detail::NCD<T
   // thread adds a block, never the order of the sums.
   const std::int64_t task_work = std::min(bs, D) * C;
   parallel_for(ntask, std::max<std::int64_t>(1, 16384 / task_work), [&](std::int64_t tb, std::int64_t te) {
-    std::vector<T> pbuf(static_cast<std::size_t>(C * kTile));
-    double sbuf[kTile];
-    std::int64_t ids[kTile];
+    TileBuf<T> buf(simd ? 0 : C);
     for (std::int64_t task = tb; task < te; ++task) {
       const std::int64_t b = task / nblk, blk = task % nblk;
-      const std::int64_t d_end = std::min(D, (blk + 1) * bs);
+      const std::int64_t d_begin = blk * bs, d_end = std::min(D, (blk + 1) * bs);
       double* acc = &partial[static_cast<std::size_t>(task * K3)];
-      for (std::int64_t d0 = blk * bs; d0 < d_end; d0 += kTile) {
-        const std::int64_t n = std::min(kTile, d_end - d0);
-        const T* p = pbuf.data();
-        load_tile<A, K>(pl, b, d0, n, pbuf.data(), sbuf, ids);
-        if (cache) {
-          T* cr = &cache->at(b, 0, d0);
-          for (std::int64_t c = 0; c < C; ++c)
-            for (std::int64_t j = 0; j < n; ++j) cr[c * cache->sC + j * cache->sD] = p[c * kTile + j];
-        }
-        for (std::int64_t c = c0; c < C; ++c) {
-          double a0 = 0, a1 = 0, a2 = 0;
-          double* a = acc + 3 * (c - c0);
-          a0 = a[0];
-          a1 = a[1];
-          a2 = a[2];
-          for (std::int64_t j = 0; j < n; ++j) {
-            const double t = target_at<K>(pl, b, c, d0 + j, ids, j);
-            const double pc = static_cast<double>(p[c * kTile + j]);
-            if constexpr (F == Form::Product) {
-              a0 += pc * t;
-              a1 += pc;
-              a2 += t;
-            } else if constexpr (F == Form::Norm1) {
-              a0 += std::fabs(pc - t);
-              a1 += std::fabs(pc);
-              a2 += std::fabs(t);
-            } else {
-              a0 += (pc - t) * (pc - t);
-              a1 += pc * pc;
-              a2 += t * t;
-            }
-          }
-          a[0] = a0;
-          a[1] = a1;
-          a[2] = a2;
-        }
+      if (simd) {
+        Fallback<T, TT> fb;
+        kernels::dice_sums(simd_args<A, F, K>(pl, b, d_begin, d_end - d_begin, fb), acc);
+      } else {
+        for (std::int64_t d0 = d_begin; d0 < d_end; d0 += kTile)
+          tile_sums<A, F, K>(pl, b, d0, std::min(kTile, d_end - d0), buf, acc);
       }
     }
   });
@@ -242,66 +396,64 @@ void sum_pass(const Plan<T, TT>& pl, std::vector<double>& S, const detail::NCD<T
     }
 }
 
-/// Pass 2: gi holds p (from pass 1); overwrites it with the gradient w.r.t. the input (logits).
+/// Pass 2: recomputes the activation and writes the gradient w.r.t. the input (logits) into gi.
+/// Ag / Bg: the coefficients of each group (batch: Cp of them, else B * Cp).
 template <Act A, Form F, TKind K, class T, class TT>
 void grad_pass(const Plan<T, TT>& pl, const std::vector<double>& Ag, const std::vector<double>& Bg,
-               const detail::NCD<T>& gi) {
+               const detail::NCD<T>& gi, bool simd) {
   using namespace detail;
   const std::int64_t B = pl.B, C = pl.C, D = pl.D, Cp = pl.Cp, c0 = pl.c0;
+  if (B == 0 || D == 0) return;
+  auto coef = [&](const std::vector<double>& v, std::int64_t b) { return v.data() + (pl.batch ? 0 : b * Cp); };
+  // The SIMD kernels take float32 coefficients, per batch item and channel (0 below c0); too
+  // large, too small (near float32's subnormals) or non-finite ones send the whole pass to the
+  // scalar code.
+  std::vector<float> fa, fb;
+  if (simd) {
+    fa.assign(static_cast<std::size_t>(B * C), 0.0f);
+    fb.assign(static_cast<std::size_t>(B * C), 0.0f);
+    for (std::int64_t b = 0; b < B && simd; ++b)
+      for (std::int64_t c = c0; c < C; ++c) {
+        const double a = coef(Ag, b)[c - c0], bb = coef(Bg, b)[c - c0];
+        auto fits = [](double v) { return v == 0 || (std::fabs(v) <= kernels::kDiceBig && std::fabs(v) >= 1e-30); };
+        if (!(fits(a) && fits(bb))) {
+          simd = false;
+          break;
+        }
+        fa[static_cast<std::size_t>(b * C + c)] = static_cast<float>(a);
+        fb[static_cast<std::size_t>(b * C + c)] = static_cast<float>(bb);
+      }
+  }
+  if (simd) {
+    const std::int64_t bs = pass_block(C, D, true);
+    const std::int64_t nblk = (D + bs - 1) / bs;
+    const std::int64_t task_work = std::min(bs, D) * C;
+    parallel_for(B * nblk, std::max<std::int64_t>(1, 16384 / task_work), [&](std::int64_t tb, std::int64_t te) {
+      for (std::int64_t task = tb; task < te; ++task) {
+        const std::int64_t b = task / nblk, blk = task % nblk;
+        const std::int64_t d_begin = blk * bs, d_end = std::min(D, (blk + 1) * bs);
+        Fallback<T, TT> fbk;
+        fbk.ag = coef(Ag, b);
+        fbk.bg = coef(Bg, b);
+        fbk.gi = &gi;
+        kernels::DiceArgs a = simd_args<A, F, K>(pl, b, d_begin, d_end - d_begin, fbk);
+        if constexpr (std::is_same_v<T, float>) {
+          a.g = &gi.at(b, 0, d_begin);
+          a.g_sC = gi.sC;
+        }
+        a.ca = fa.data() + b * C;
+        a.cb = fb.data() + b * C;
+        kernels::dice_grad(a);
+      }
+    });
+    return;
+  }
   const std::int64_t ntiles = (D + kTile - 1) / kTile;
   parallel_for(B * ntiles, std::max<std::int64_t>(1, 8192 / (C * kTile)), [&](std::int64_t tb, std::int64_t te) {
-    std::vector<double> u(static_cast<std::size_t>(C * kTile));
-    double pu[kTile];
-    std::int64_t ids[kTile];
+    TileBuf<T> buf(C);
     for (std::int64_t tile = tb; tile < te; ++tile) {
       const std::int64_t b = tile / ntiles, d0 = (tile % ntiles) * kTile;
-      const std::int64_t n = std::min(kTile, D - d0);
-      if constexpr (K != TKind::Dense)
-        for (std::int64_t j = 0; j < n; ++j) ids[j] = static_cast<std::int64_t>(pl.tids.at(b, d0 + j));
-      T* g0 = &gi.at(b, 0, d0);
-      const std::int64_t sC = gi.sC, sD = gi.sD;
-      for (std::int64_t c = 0; c < c0; ++c)
-        for (std::int64_t j = 0; j < n; ++j) u[static_cast<std::size_t>(c * kTile + j)] = 0;
-      for (std::int64_t c = c0; c < C; ++c) {
-        const std::size_t g = static_cast<std::size_t>(pl.batch ? (c - c0) : b * Cp + (c - c0));
-        const double ag = Ag[g], bg = Bg[g];
-        for (std::int64_t j = 0; j < n; ++j) {
-          const double t = target_at<K>(pl, b, c, d0 + j, ids, j);
-          const double pc = static_cast<double>(g0[c * sC + j * sD]);
-          double dtp, dP;
-          if constexpr (F == Form::Product) {
-            dtp = t;
-            dP = 1.0;
-          } else if constexpr (F == Form::Norm1) {
-            dtp = (sgn(pc) - sgn(pc - t)) / 2;
-            dP = sgn(pc);
-          } else {
-            dtp = t;  // (2p - 2(p - t)) / 2
-            dP = 2.0 * pc;
-          }
-          u[static_cast<std::size_t>(c * kTile + j)] = ag * dtp + bg * dP;
-        }
-      }
-      if constexpr (A == Act::None) {
-        for (std::int64_t c = 0; c < C; ++c)
-          for (std::int64_t j = 0; j < n; ++j) g0[c * sC + j * sD] = static_cast<T>(u[static_cast<std::size_t>(c * kTile + j)]);
-      } else if constexpr (A == Act::Sigmoid) {
-        for (std::int64_t c = 0; c < C; ++c)
-          for (std::int64_t j = 0; j < n; ++j) {
-            const double pc = static_cast<double>(g0[c * sC + j * sD]);
-            g0[c * sC + j * sD] = static_cast<T>(u[static_cast<std::size_t>(c * kTile + j)] * pc * (1.0 - pc));
-          }
-      } else {
-        for (std::int64_t j = 0; j < n; ++j) pu[j] = 0;
-        for (std::int64_t c = 0; c < C; ++c)
-          for (std::int64_t j = 0; j < n; ++j)
-            pu[j] += static_cast<double>(g0[c * sC + j * sD]) * u[static_cast<std::size_t>(c * kTile + j)];
-        for (std::int64_t c = 0; c < C; ++c)
-          for (std::int64_t j = 0; j < n; ++j) {
-            const double pc = static_cast<double>(g0[c * sC + j * sD]);
-            g0[c * sC + j * sD] = static_cast<T>(pc * (u[static_cast<std::size_t>(c * kTile + j)] - pu[j]));
-          }
-      }
+      tile_grad<A, F, K>(pl, b, d0, std::min(kTile, D - d0), coef(Ag, b), coef(Bg, b), gi, buf);
     }
   });
 }
@@ -443,12 +595,20 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
                      named("grad_output", grad_output), named("out", ConstView<T>(out)));
   }
   // ---- canonical layouts ----
-  Staged<const T> in_stage(input, !ncd_ok(input, 1), false);
+  // float32 takes the SIMD kernels, which want the positions contiguous: other layouts
+  // (channels-last, ...) are staged as contiguous copies, so every layout gives the same bits.
+  auto need_copy = [&](const auto& v) {
+    if (!ncd_ok(v, 1)) return true;
+    if constexpr (!std::is_same_v<T, float>) return false;
+    const auto n = ncd_of(v, 1);
+    return n.D > 1 && n.sD != 1;
+  };
+  Staged<const T> in_stage(input, need_copy(input), false);
   pl.x = ncd_of(in_stage.view(), 1);
   pl.D = pl.x.D;
   Staged<const TT> tg_stage;
   if (pl.tkind == TKind::Dense) {
-    tg_stage = Staged<const TT>(target, !ncd_ok(target, 1), false);
+    tg_stage = Staged<const TT>(target, need_copy(target), false);
     pl.tdense = ncd_of(tg_stage.view(), 1);
   } else {
     const bool ok = collapsible(target, 0, ids_nb) && collapsible(target, ids_nb, target.ndim());
@@ -459,15 +619,16 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
   const std::int64_t bad = first_bad_id(pl);
   if (bad >= 0) fail_id(target.shape(), bad, pl.tids.at(bad / pl.D, bad % pl.D), pl.tkind, pl.C);
   // ---- validation done: from here on outputs are written ----
-  // Pass 1; the backward keeps the activation in grad_input for pass 2.
+  // Pass 1 (sums); pass 2 recomputes the activation rather than storing it (less memory traffic).
   Staged<T> grad_stage;
   NCD<T> gi{};
   if (has_backward(pass)) {
-    grad_stage = Staged<T>(grad_input, !ncd_ok(grad_input, 1), true);
+    grad_stage = Staged<T>(grad_input, need_copy(grad_input), true);
     gi = ncd_of(grad_stage.view(), 1);
   }
+  const bool simd = simd_ok(pl, has_backward(pass) ? &gi : nullptr);
   std::vector<double> S;
-  dispatch(pl, [&]<Act A, Form F, TKind K>() { sum_pass<A, F, K>(pl, S, has_backward(pass) ? &gi : nullptr); });
+  dispatch(pl, [&]<Act A, Form F, TKind K>() { sum_pass<A, F, K>(pl, S, simd); });
   const std::int64_t Cp = pl.Cp;
   std::vector<GroupResult> res(static_cast<std::size_t>(groups));
   for (std::int64_t g = 0; g < groups; ++g) {
@@ -506,7 +667,7 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
     coef_a[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].alpha;
     coef_b[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].beta;
   }
-  dispatch(pl, [&]<Act A, Form F, TKind K>() { grad_pass<A, F, K>(pl, coef_a, coef_b, gi); });
+  dispatch(pl, [&]<Act A, Form F, TKind K>() { grad_pass<A, F, K>(pl, coef_a, coef_b, gi, simd); });
   grad_stage.flush();
 }
 
