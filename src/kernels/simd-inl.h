@@ -16,6 +16,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 
 #include "losskit/dtype.hpp"
@@ -152,7 +153,7 @@ HWY_INLINE void StoreTailF(DF d, VF v, G* HWY_RESTRICT p, std::size_t n) {
     return;
   }
 #endif
-  float buf[kMaxLanesF];
+  float buf[kMaxLanesF] = {};  // (initialized: GCC cannot see that StoreU fills the first n)
   hn::StoreU(v, d, buf);
   for (std::size_t i = 0; i < n; ++i) {
     if constexpr (std::is_same_v<G, float>) p[i] = buf[i];
