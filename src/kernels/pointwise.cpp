@@ -170,13 +170,13 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
   AccD acc;
   const bool sum = a.forward && !a.out;
   // st: stream the full-vector stores of (gi, gt, out); only set where they are aligned.
-  auto put = [&](VF v, float* p, std::size_t n, bool st) __attribute__((always_inline)) {
+  auto put = [&](VF v, float* p, std::size_t n, bool st) LOSSKIT_ALWAYS_INLINE {
     if (n != N) StoreTailF(d, v, p, n);
     else if (st) hn::Stream(v, d, p);
     else hn::StoreU(v, d, p);
   };
   bool st_gi = false, st_gt = false, st_out = false;
-  auto step = [&](std::size_t i, std::size_t n) __attribute__((always_inline)) {
+  auto step = [&](std::size_t i, std::size_t n) LOSSKIT_ALWAYS_INLINE {
     const bool full = n == N;
     const VF x = full ? hn::LoadU(d, a.x + i) : LoadTailF(d, a.x + i, n, 0.0f);
     const VF y = full ? hn::LoadU(d, a.y + i) : LoadTailF(d, a.y + i, n, 0.0f);

@@ -21,6 +21,11 @@
 
 #include "losskit/dtype.hpp"
 
+// For lambdas in hot loops: GCC otherwise keeps some of them as calls, one per vector.
+#ifndef LOSSKIT_ALWAYS_INLINE
+#define LOSSKIT_ALWAYS_INLINE __attribute__((always_inline))
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace losskit::kernels {
 namespace HWY_NAMESPACE {

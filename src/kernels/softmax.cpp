@@ -93,9 +93,6 @@ HWY_INLINE RowPart CeRowShort(const T* x, std::size_t C, std::int64_t y, const f
   return res;
 }
 
-// Lambdas in hot loops must inline (GCC otherwise keeps some as calls).
-#define HWY_ATTR_ALWAYS_INLINE __attribute__((always_inline))
-
 // ---- short rows (C <= lanes), many at once: one row per lane ----
 /// Rows r0 .. r0 + Lanes of a float32 call with C <= Lanes, transposed: class c of every row is
 /// gathered into one vector, so max, exps and sums are lane-wise (no horizontal reductions, no
@@ -174,7 +171,7 @@ HWY_INLINE bool CeShortBlock(const CeIdsRows<T, G>& a, std::int64_t r0, double* 
     // float64 lanes, two halves: loss, a = A / S, the target entry.
     alignas(64) float af[kMax], gyf[kMax];
     const double e1 = 1.0 - a.k.e;
-    auto half = [&](VD S, VD m, VD xyd, VD wy, VD gs, VD ws, VD eyd, std::size_t off) HWY_ATTR_ALWAYS_INLINE {
+    auto half = [&](VD S, VD m, VD xyd, VD wy, VD gs, VD ws, VD eyd, std::size_t off) LOSSKIT_ALWAYS_INLINE {
       const VD lse = hn::Add(m, hn::Log(dd, S));
       VD l = hn::Mul(hn::Mul(hn::Set(dd, e1), wy), hn::Sub(lse, xyd));
       if (smooth) l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Sub(hn::Mul(hn::Set(dd, a.k.W), lse), ws)));
@@ -189,8 +186,8 @@ HWY_INLINE bool CeShortBlock(const CeIdsRows<T, G>& a, std::int64_t r0, double* 
       hn::StoreU(hn::DemoteTo(df, aS), df, af + off);
       hn::StoreU(hn::DemoteTo(df, gy), df, gyf + off);
     };
-    auto lo = [&](VF v) HWY_ATTR_ALWAYS_INLINE { return hn::PromoteTo(dd, hn::LowerHalf(dh, v)); };
-    auto hi = [&](VF v) HWY_ATTR_ALWAYS_INLINE { return hn::PromoteTo(dd, hn::UpperHalf(dh, v)); };
+    auto lo = [&](VF v) LOSSKIT_ALWAYS_INLINE { return hn::PromoteTo(dd, hn::LowerHalf(dh, v)); };
+    auto hi = [&](VF v) LOSSKIT_ALWAYS_INLINE { return hn::PromoteTo(dd, hn::UpperHalf(dh, v)); };
     half(slo, lo(vmax), lo(xy), lo(wyf), lo(gsf), wlo, lo(ey), 0);
     half(shi, hi(vmax), hi(xy), hi(wyf), hi(gsf), whi, hi(ey), N / 2);
     for (std::size_t j = 0; j < N; ++j)
@@ -265,7 +262,7 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
   bool stream = false;
   if constexpr (kW) va = hn::Set(d, wr->a), vb = hn::Set(d, wr->b), wr_e = wr->ex, wr_g = wr->g, h = wr->head, stream = wr->stream;
 
-  auto scan = [&](std::size_t i) HWY_ATTR_ALWAYS_INLINE {
+  auto scan = [&](std::size_t i) LOSSKIT_ALWAYS_INLINE {
     const VF v = LoadF(d, sx + i);
     if constexpr (!std::is_same_v<T, float>) {
       if (sx_f32) hn::StoreU(v, d, sx_f32 + i);
@@ -274,7 +271,7 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
     sa.vsum = hn::Add(sa.vsum, v);
     if (smooth) sa.ws.add(w ? hn::Mul(v, hn::LoadU(d, w + i)) : v);
   };
-  auto expv = [&](std::size_t i) HWY_ATTR_ALWAYS_INLINE {
+  auto expv = [&](std::size_t i) LOSSKIT_ALWAYS_INLINE {
     VF x;
     if constexpr (std::is_same_v<T, float>) x = hn::LoadU(d, ex_x + i);
     else x = ex_staged ? hn::LoadU(d, ex_out + i) : LoadF(d, ex_x + i);
@@ -282,13 +279,13 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
     if (ex_out) hn::StoreU(e, d, ex_out + i);
     return e;
   };
-  auto grad = [&](VF e, std::size_t i, std::size_t n) HWY_ATTR_ALWAYS_INLINE {
+  auto grad = [&](VF e, std::size_t i, std::size_t n) LOSSKIT_ALWAYS_INLINE {
     if (!smooth) return hn::Mul(va, e);
     if (!w) return hn::Sub(hn::Mul(va, e), vb);
     const VF wv = n == N ? hn::LoadU(d, w + i) : LoadTailF(d, w + i, n, 0.0f);
     return hn::NegMulAdd(vb, wv, hn::Mul(va, e));
   };
-  auto write = [&](std::size_t i) HWY_ATTR_ALWAYS_INLINE {  // full vector at i (aligned when streaming)
+  auto write = [&](std::size_t i) LOSSKIT_ALWAYS_INLINE {  // full vector at i (aligned when streaming)
     const VF gv = grad(hn::LoadU(d, wr_e + i), i, N);
     if constexpr (std::is_same_v<G, bfloat16>) {
       // Gradients here are finite: the cheaper rounding (no NaN lanes to keep quiet).
@@ -302,7 +299,7 @@ HWY_INLINE void FusedSweeps(std::size_t C, const float* w, bool smooth, const T*
       else StoreF(d, gv, wr_g + i);
     }
   };
-  auto write_part = [&](std::size_t i, std::size_t n) HWY_ATTR_ALWAYS_INLINE {  // n < N entries at i
+  auto write_part = [&](std::size_t i, std::size_t n) LOSSKIT_ALWAYS_INLINE {  // n < N entries at i
     if (n) StoreTailF(d, grad(LoadTailF(d, wr_e + i, n, 0.0f), i, n), wr_g + i, n);
   };
 
@@ -461,11 +458,11 @@ HWY_INLINE void CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::in
   RowPart parts[kBatch];
   std::int64_t idx[kBatch];
   double S[kBatch], logS[kBatch];
-  auto per_row = [&](std::int64_t i, std::int64_t end) {
-    while (i < end) {
+  auto per_row = [&](std::int64_t i, std::int64_t stop) {
+    while (i < stop) {
       // Rows of one batch: gradients written, log-sum-exp parts kept.
       std::size_t nb = 0;
-      for (; i < end && nb < kBatch; ++i) {
+      for (; i < stop && nb < kBatch; ++i) {
         G* g = a.g ? a.g + i * a.sg : nullptr;
         const std::int64_t y = a.y[i * a.sy];
         if (y == a.ignore_index) {
