@@ -5,12 +5,13 @@
 //
 // One row of C logits, three sweeps over memory that stays in L1/L2 after the first:
 //   1. max m (and sum_c w_c x_c for label smoothing; NaN detection), reading the row from RAM;
-//   2. e_c = exp(x_c - m), S = sum_c e_c; e_c is stored in the float32 gradient row when there
-//      is one (else recomputed in sweep 3);
+//   2. e_c = exp(x_c - m), S = sum_c e_c; e_c is kept in the float32 gradient row, or in a
+//      per-thread scratch row (16-bit gradients, streamed gradients);
 //   3. g_c = (A/S) e_c - B w_c, then g_y is recomputed in float64 (it holds p_y - 1, where a
 //      float32 difference would lose digits).
 // So the logits are read from memory once and the gradient is written once; with inplace_grad
-// the gradient overwrites the logits row in cache.
+// the gradient overwrites the logits row in cache. Long rows run the sweeps of three rows in
+// one loop (CePipeline); rows that fit one vector go 16 at a time, one per lane (CeShortBlock).
 //
 // Accuracy (float32 inputs): exp is ExpNonPos (kernels/simd-inl.h: under 1 ULP, results below
 // 2^-126 flushed to zero); x_c - m is one float32 rounding; S adds the exps of four vectors in
@@ -39,9 +40,6 @@ HWY_BEFORE_NAMESPACE();
 namespace losskit::kernels {
 namespace HWY_NAMESPACE {
 
-/// One class-id row (see the file comment). g may be x (same type) for in-place gradients.
-/// scratch: C floats for the exps when they are not kept in the gradient row (16-bit or
-/// streamed gradients); stream: non-temporal gradient stores.
 /// What a row leaves for its loss: the loss needs log(S), which is taken for a batch of rows at
 /// once (vector Log) instead of one scalar log per row.
 struct RowPart {
