@@ -122,29 +122,64 @@ struct SmoothL1V {
   HWY_INLINE VF Dy(DF d, VF x, VF y) const { return hn::Neg(Dx(d, x, y)); }
 };
 
-// bce_with_logits without pos_weight, as the scalar BCELogitsOp (kernels/logistic.hpp):
+// bce_with_logits without pos_weight, as the scalar BCELogitsOp (kernels/logistic.hpp).
+// Lanes whose x and y are finite take the short form (Finite):
+//   loss = |x| (x >= 0 ? 1 - y : y) + log1p(e),   dx = (x >= 0 ? 1 : e) / (1 + e) - y,
+// with e = exp(-|x|) (ExpNonPos, under 1 ULP), log1p(e) by Log1pUnit (1.5 ULP) and 1 / (1 + e)
+// by RecipUnit (1 ULP): one FMA for |x| c + log1p(e), so no cancellation between max(x, 0) and
+// x y. Other lanes take the general form with the scalar Op's limits (General):
 //   loss = coef_mul(y, sp(-x)) + coef_mul(1 - y, sp(x)),  coef_mul(a, b) = a == 0 ? 0 : a b
 //   dx = ((y + 1) - y) sigmoid(x) - y,                    dy = sp(-x) - sp(x)
-// sp(z) = max(z, 0) + log1p(exp(-|z|)) with ExpNonPos (1 ULP) and Log1pUnit (1.5 ULP), sigmoid
-// with RecipUnit (no division; 1 ULP); finite
-// limits at x = +-inf (sp(+inf) = inf, sp(-inf) = 0, sigmoid exactly 0 / 1), NaN in, NaN out.
+// sp(z) = max(z, 0) + log1p(exp(-|z|)): finite limits at x = +-inf (sp(+inf) = inf, sp(-inf) =
+// 0, sigmoid exactly 0 / 1), NaN in, NaN out. The choice is per lane, so a value's bits never
+// depend on its neighbours; the plain loop skips General for groups of vectors all finite.
 struct BCELogitsV {
-  // exp(-|x|) in [0, 1] with ExpNonPos (kernels/simd-inl.h, under 1 ULP; 0 below -87.33, for
-  // -inf and for NaN, whose result is replaced by NaN below).
+  // Short form, valid where x and y are finite; a NaN or inf x or y makes its value NaN or inf
+  // (|x| c is then NaN or inf), which the plain loop checks instead of the inputs.
+  static constexpr bool kFiniteFlagsValue = true;
+  static HWY_INLINE void Finite(DF d, VF x, VF y, VF& l, VF& g) {
+    const VF one = hn::Set(d, 1.0f);
+    const VF nax = hn::Or(x, hn::Set(d, -0.0f));  // -|x|
+    const VF e = ExpNonPos(d, nax);
+    const auto pos = hn::Ge(x, hn::Zero(d));
+    const VF u = hn::Add(e, one);
+    const VF r = RecipUnit(d, u);
+    const VF l1p = Log1pUnit(d, e);
+    l = hn::NegMulAdd(nax, hn::IfThenElse(pos, hn::Sub(one, y), y), l1p);
+    g = hn::MulSub(hn::IfThenElse(pos, one, e), r, y);
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    VF l, g;
+    LossDx(d, x, y, l, g);
+    return l;
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    VF l, g;
+    LossDx(d, x, y, l, g);
+    return g;
+  }
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    Finite(d, x, y, l, g);
+    const auto fin = hn::And(hn::IsFinite(x), hn::IsFinite(y));
+    if (HWY_UNLIKELY(!hn::AllTrue(d, fin))) General(x, y, l, g);
+  }
+  // The lanes with an infinite or NaN x or y: the general form. Out of line (rare; its
+  // constants would otherwise hold registers through the loop).
+  static HWY_NOINLINE void General(VF x, VF y, VF& l, VF& g) {
+    const DF d;
+    const auto fin = hn::And(hn::IsFinite(x), hn::IsFinite(y));
+    const VF e = ExpNegAbs(d, x);
+    l = hn::IfThenElse(fin, l, LossE(d, x, y, e));
+    g = hn::IfThenElse(fin, g, DxE(d, x, y, e));
+  }
+  // exp(-|x|) in [0, 1] with ExpNonPos (0 below -87.33, for -inf and for NaN, whose result is
+  // replaced by NaN below).
   static HWY_INLINE VF ExpNegAbs(DF d, VF x) { return ExpNonPos(d, hn::Neg(hn::Abs(x))); }
   static HWY_INLINE VF Softplus(DF d, VF z, VF l1p) {
     const VF v = hn::Add(hn::Max(z, hn::Zero(d)), l1p);
     return hn::IfThenElse(hn::IsNaN(z), z, v);
   }
   static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
-  HWY_INLINE VF Loss(DF d, VF x, VF y) const { return LossE(d, x, y, ExpNegAbs(d, x)); }
-  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return DxE(d, x, y, ExpNegAbs(d, x)); }
-  // Value and d/dx from one exp (the same operations as Loss and Dx, so the same bits).
-  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
-    const VF e = ExpNegAbs(d, x);
-    l = LossE(d, x, y, e);
-    g = DxE(d, x, y, e);
-  }
   static HWY_INLINE VF LossE(DF d, VF x, VF y, VF e) {
     const VF l1p = Log1pUnit(d, e);  // shared by sp(x) and sp(-x)
     const VF one = hn::Set(d, 1.0f);
@@ -162,6 +197,109 @@ struct BCELogitsV {
     return hn::Sub(Softplus(d, hn::Neg(x), l1p), Softplus(d, x, l1p));
   }
 };
+
+// The main loop of the common calls (no weight, no per-element upstream gradient, no target
+// gradient): kLoss 0 = no value, 1 = the value sum into acc, 2 = per-element values into
+// a.out; kGi: d/d input times a.scale into a.gi; kSt: the one output is streamed (aligned).
+// Everything is known at compile time, so the body is straight-line code. The values of four
+// vectors are added in float32 (a pairwise tree, error under 2 ULP of the sum of their
+// magnitudes, the size of the values' own rounding) before they go to the float64 lanes.
+// Returns the end of the full vectors.
+template <int kLoss, bool kGi, bool kSt, class Op>
+HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, std::size_t i, std::size_t end, AccD& acc) {
+  static_assert(kLoss != 0 || kGi);
+  static_assert(kLoss != 2 || !kGi);
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const float* HWY_RESTRICT x = a.x;
+  const float* HWY_RESTRICT y = a.y;
+  float* HWY_RESTRICT o = kGi ? a.gi : a.out;
+  const VF up = hn::Set(d, a.scale);
+  constexpr std::size_t kAhead = 4096 / sizeof(float);
+  // Stores a vector's output; returns its value (for kLoss == 1).
+  auto finish = [&](std::size_t j, VF l, VF g) LOSSKIT_ALWAYS_INLINE {
+    if constexpr (kLoss == 2 || kGi) {
+      const VF v = kGi ? hn::Mul(up, g) : l;
+      if constexpr (kSt) hn::Stream(v, d, o + j);
+      else hn::StoreU(v, d, o + j);
+    }
+    return l;
+  };
+  auto general = [&](std::size_t j, VF xv, VF yv) LOSSKIT_ALWAYS_INLINE {
+    VF l = hn::Zero(d), g = hn::Zero(d);
+    if constexpr (kLoss != 0 && kGi) {
+      if constexpr (requires(VF& r) { op.LossDx(d, xv, yv, r, r); }) {
+        op.LossDx(d, xv, yv, l, g);
+      } else {
+        l = op.Loss(d, xv, yv);
+        g = op.Dx(d, xv, yv);
+      }
+    } else if constexpr (kGi) {
+      g = op.Dx(d, xv, yv);
+    } else {
+      l = op.Loss(d, xv, yv);
+    }
+    return finish(j, l, g);
+  };
+  // Ops with a short form for finite lanes (Finite) take it for four vectors at once when
+  // their inputs are all finite. Where the values are computed and the op declares that a NaN
+  // or inf input makes Finite's value NaN or inf (kFiniteFlagsValue), the check is on the sum
+  // of the four values, after the fact (the general form then redoes the four vectors and
+  // overwrites their outputs); else on one sum of the inputs (a NaN or inf anywhere makes it
+  // NaN or inf). An overflow only sends finite vectors the long way, with the same result.
+  constexpr bool kFinite = requires(VF v, VF& r) { Op::Finite(d, v, v, r, r); };
+  constexpr bool kAfter = kFinite && kLoss != 0 && requires { requires Op::kFiniteFlagsValue; };
+  constexpr std::size_t G = 4;
+  for (; i + G * N <= end; i += G * N) {
+    VF xs[G], ys[G], ls[G];
+    for (std::size_t k = 0; k < G; ++k) {
+      __builtin_prefetch(x + i + k * N + kAhead, 0, 3);
+      __builtin_prefetch(y + i + k * N + kAhead, 0, 3);
+      xs[k] = hn::LoadU(d, x + i + k * N);
+      ys[k] = hn::LoadU(d, y + i + k * N);
+    }
+    auto sum4 = [&](const VF* v) LOSSKIT_ALWAYS_INLINE {
+      return hn::Add(hn::Add(v[0], v[1]), hn::Add(v[2], v[3]));
+    };
+    bool fast = false;
+    if constexpr (kFinite && !kAfter) {
+      VF s[G];
+      for (std::size_t k = 0; k < G; ++k) s[k] = hn::Add(xs[k], ys[k]);
+      fast = hn::AllTrue(d, hn::IsFinite(sum4(s)));
+    }
+    VF t = hn::Zero(d);  // the sum of the four values (kLoss == 1)
+    if constexpr (kAfter) {
+      for (std::size_t k = 0; k < G; ++k) {
+        VF l, g;
+        Op::Finite(d, xs[k], ys[k], l, g);
+        ls[k] = finish(i + k * N, l, g);
+      }
+      t = sum4(ls);
+      fast = hn::AllTrue(d, hn::IsFinite(t));
+    } else if constexpr (kFinite) {
+      if (HWY_LIKELY(fast)) {
+        for (std::size_t k = 0; k < G; ++k) {
+          VF l, g;
+          Op::Finite(d, xs[k], ys[k], l, g);
+          ls[k] = finish(i + k * N, l, g);
+        }
+        if constexpr (kLoss == 1) t = sum4(ls);
+      }
+    }
+    if (HWY_UNLIKELY(!fast)) {
+      for (std::size_t k = 0; k < G; ++k) ls[k] = general(i + k * N, xs[k], ys[k]);
+      if constexpr (kLoss == 1) t = sum4(ls);
+    }
+    if constexpr (kLoss == 1) acc.add(t);
+  }
+  for (; i + N <= end; i += N) {
+    __builtin_prefetch(x + i + kAhead, 0, 3);
+    __builtin_prefetch(y + i + kAhead, 0, 3);
+    const VF l = general(i, hn::LoadU(d, x + i), hn::LoadU(d, y + i));
+    if constexpr (kLoss == 1) acc.add(l);
+  }
+  return i;
+}
 
 template <class Op>
 HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::size_t end) {
@@ -218,14 +356,26 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
     };
     st_gi = aligned(a.gi), st_gt = aligned(a.gt), st_out = aligned(a.out);
   }
-  // Inputs are fetched ahead (one line per stream per vector on AVX-512): loads that miss
-  // would otherwise fill the reorder window and stall the arithmetic behind them.
-  constexpr std::size_t kAhead = 4096 / sizeof(float);
-  for (; i + N <= end; i += N) {
-    __builtin_prefetch(a.x + i + kAhead, 0, 3);
-    __builtin_prefetch(a.y + i + kAhead, 0, 3);
-    if (a.w) __builtin_prefetch(a.w + i + kAhead, 0, 3);
-    step(i, N);
+  const bool plain = !a.w && !a.gvec && !a.gt && !(a.out && a.gi);
+  const bool st = a.gi ? st_gi : st_out;
+  if (plain && a.forward && a.gi) {
+    i = st ? PlainLoop<1, true, true>(op, a, i, end, acc) : PlainLoop<1, true, false>(op, a, i, end, acc);
+  } else if (plain && a.gi) {
+    i = st ? PlainLoop<0, true, true>(op, a, i, end, acc) : PlainLoop<0, true, false>(op, a, i, end, acc);
+  } else if (plain && a.out) {
+    i = st ? PlainLoop<2, false, true>(op, a, i, end, acc) : PlainLoop<2, false, false>(op, a, i, end, acc);
+  } else if (plain && a.forward) {
+    i = PlainLoop<1, false, false>(op, a, i, end, acc);
+  } else {
+    // Inputs are fetched ahead (one line per stream per vector on AVX-512): loads that miss
+    // would otherwise fill the reorder window and stall the arithmetic behind them.
+    constexpr std::size_t kAhead = 4096 / sizeof(float);
+    for (; i + N <= end; i += N) {
+      __builtin_prefetch(a.x + i + kAhead, 0, 3);
+      __builtin_prefetch(a.y + i + kAhead, 0, 3);
+      if (a.w) __builtin_prefetch(a.w + i + kAhead, 0, 3);
+      step(i, N);
+    }
   }
   if (i < end) step(i, end - i);
   if (st_gi || st_gt || st_out) hwy::FlushStream();

@@ -247,4 +247,53 @@ TEST(PointwiseSimd, BCELogitsLimitsAtInfinity) {
   });
 }
 
+// The fused value-and-gradient sweep without weights (the plain loop: four vectors at a time,
+// bce_with_logits' short form for groups whose inputs are all finite) against the general
+// sweep (per-element values and gradients at once): the same gradient bits, the sum within
+// float32 rounding of the per-element values' sum, and, lane by lane, values that do not depend
+// on a neighbouring NaN or inf.
+TEST(PointwiseSimd, FusedPlainSweepMatchesGeneralSweep) {
+  const k::PwKind kinds[] = {k::PwKind::BCELogits, k::PwKind::MSE,   k::PwKind::L1,
+                             k::PwKind::Huber,     k::PwKind::KLDiv, k::PwKind::KLDivLogTarget};
+  for_each_target([&] {
+    for (const k::PwKind kind : kinds) {
+      SCOPED_TRACE("kind " + std::to_string(static_cast<int>(kind)));
+      for (const std::size_t n : {1, 15, 16, 17, 63, 64, 65, 200, 1000, 4099}) {
+        SCOPED_TRACE("n = " + std::to_string(n));
+        std::vector<float> x = randn(n, static_cast<std::uint32_t>(n), 4.0f), y = randn(n, 7, 1.0f);
+        for (auto& v : y) v = kind == k::PwKind::KLDivLogTarget ? -std::abs(v) : std::abs(v) / (1.0f + std::abs(v));
+        const k::PwParams params{0.7f, 0, 0};
+        for (const bool specials : {false, true}) {
+          std::vector<float> xs = x, ys = y;
+          if (specials && n > 100) {  // in one vector of one group only
+            xs[70] = kInf, xs[75] = kNaN, ys[77] = kInf, xs[78] = -kInf;
+          }
+          std::vector<float> g1(n), g2(n), out(n);
+          const k::PwArgs fused{.x = xs.data(), .y = ys.data(), .forward = true, .gi = g1.data(), .scale = 0.5f};
+          const double s = k::pointwise_block(kind, params, fused, 0, static_cast<std::int64_t>(n));
+          const k::PwArgs general{.x = xs.data(), .y = ys.data(), .out = out.data(), .forward = true, .gi = g2.data(),
+                                  .scale = 0.5f};
+          k::pointwise_block(kind, params, general, 0, static_cast<std::int64_t>(n));
+          double ref = 0, mag = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(same_bits(g1[i], g2[i])) << i << ": " << g1[i] << " vs " << g2[i];
+            ref += out[i], mag += std::abs(out[i]);
+          }
+          if (std::isnan(ref)) EXPECT_TRUE(std::isnan(s));
+          else if (std::isinf(ref)) EXPECT_EQ(s, ref);
+          else EXPECT_NEAR(s, ref, 3e-7 * mag + 1e-30);
+          // Each finite element alone gives the bits it had among the others.
+          for (std::size_t i = 0; i < n; i += (n > 300 ? 7 : 1)) {
+            float o1 = 0, gi1 = 0;
+            const k::PwArgs one{.x = &xs[i], .y = &ys[i], .out = &o1, .forward = true, .gi = &gi1, .scale = 0.5f};
+            k::pointwise_block(kind, params, one, 0, 1);
+            ASSERT_TRUE(same_bits(o1, out[i])) << i << ": " << o1 << " vs " << out[i];
+            ASSERT_TRUE(same_bits(gi1, g2[i])) << i;
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
