@@ -56,6 +56,7 @@ struct BCELogitsOp {
 };
 /// The same with pos_weight as the driver's per-element parameter.
 struct BCELogitsPosOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::BCELogitsPos;  // contiguous float32
   template <class V>
   V loss(V x, V y, V p) const { return bce_logits_loss(x, y, p); }
   template <class V>

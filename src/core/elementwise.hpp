@@ -15,7 +15,8 @@
 // dtypes and strided operands use the scalar loop below.
 // A loss with a per-element parameter (bce_with_logits' pos_weight, broadcast to the input's
 // shape) passes it as PointwiseArgs::aux; its Op then takes it as a third argument:
-//   loss(x, y, a), dx(x, y, a), dy(x, y, a)   (scalar loop only).
+//   loss(x, y, a), dx(x, y, a), dy(x, y, a)
+// (its SIMD kind reads it in place when it repeats along the trailing dims, else staged).
 #pragma once
 
 #include <cstdint>
@@ -116,7 +117,6 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
   auto flat_ok = [&](const auto& v) { return v.is_null() || collapsible(v, 0, nd); };
   Staged<const T> xs(a.input, !flat_ok(a.input), false), ys(a.target, !flat_ok(a.target), false);
   Staged<const T> ws(a.weight, weighted && !flat_ok(a.weight), false);
-  Staged<const T> as(a.aux, kAux && !flat_ok(a.aux), false);
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   Staged<const A> gs(a.grad_output, use_g_tensor && !flat_ok(a.grad_output), false);
   const bool out_none = has_forward(pass) && r == Reduction::None;
@@ -136,6 +136,14 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
   };
   const auto x = flat(xs.view()), y = flat(ys.view()), w = flat(ws.view()), g = flat(gs.view());
   const auto o = flat(os.view()), gi = flat(gis.view()), gt = flat(gts.view());
+  // The SIMD sweep (kernels/pointwise.hpp) takes float32 operands that are all unit-stride.
+  constexpr bool kSimd = std::is_same_v<T, float> && std::is_same_v<G, float> && requires { Op::kSimd; };
+  auto unit = [](const auto& f) { return f.p == nullptr || f.s == 1; };
+  const bool simd = kSimd && unit(x) && unit(y) && unit(w) && unit(g) && unit(o) && unit(gi) && unit(gt);
+  // The aux operand: flat, or (SIMD only) read in place when it repeats every `period`
+  // elements (pos_weight [C] broadcast against [..., C]), else staged.
+  const std::int64_t period = kAux && simd ? trailing_period(a.aux) : 0;
+  Staged<const T> as(a.aux, kAux && !flat_ok(a.aux) && period == 0, false);
   const auto aux = flat(as.view());
   // The op's three functions, with the per-element parameter when it takes one.
   auto f_loss = [&](A xi, A yi, std::int64_t i) {
@@ -162,15 +170,17 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
     })[0];
   }
   const A scale = static_cast<A>(reduce_scale(r, g_scalar, denom));
-  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && !kAux && requires { Op::kSimd; }) {
-    auto unit = [](const auto& f) { return f.p == nullptr || f.s == 1; };
-    if (unit(x) && unit(y) && unit(w) && unit(g) && unit(o) && unit(gi) && unit(gt)) {
+  if constexpr (kSimd) {
+    if (simd && (!kAux || period > 0 || unit(aux))) {
       kernels::PwParams params{};
       if constexpr (requires { op.simd_params(); }) params = op.simd_params();
+      const float* aux_p = nullptr;
+      if constexpr (kAux) aux_p = period > 0 ? a.aux.data() : aux.p;
       const kernels::PwArgs pa{.x = x.p, .y = y.p, .w = weighted ? w.p : nullptr, .out = out_none ? o.p : nullptr,
                                .forward = has_forward(pass), .gi = has_backward(pass) ? gi.p : nullptr,
                                .gt = want_gt ? gt.p : nullptr, .gvec = use_g_tensor ? g.p : nullptr, .scale = scale,
-                               .stream = n * static_cast<std::int64_t>(sizeof(float)) >= kernels::kStreamOutBytes};
+                               .stream = n * static_cast<std::int64_t>(sizeof(float)) >= kernels::kStreamOutBytes,
+                               .aux = aux_p, .aux_period = period};
       const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
         return Sums<1>{kernels::pointwise_block(Op::kSimd, params, pa, b, e)};
       });

@@ -78,6 +78,22 @@ class Staged {
   bool is_output_ = false;
 };
 
+/// P when v's elements, in flat order, repeat every P with the P values contiguous in memory:
+/// its leading dims have stride 0 (a broadcast) and the rest collapse to stride 1 (P = numel for
+/// a contiguous v). 0 otherwise.
+template <class T>
+std::int64_t trailing_period(const TensorView<T>& v) {
+  const int nd = v.ndim();
+  int k = 0;  // the first dim of the repeating part
+  for (int i = 0; i < nd; ++i)
+    if (v.stride(i) == 0 && v.size(i) > 1) k = i + 1;
+  for (int i = 0; i < k; ++i)
+    if (v.stride(i) != 0 && v.size(i) > 1) return 0;
+  const auto c = collapse(v.shape(), v.strides(), k, nd);
+  if (!c || (c->extent > 1 && c->stride != 1)) return 0;
+  return c->extent;
+}
+
 /// True when dims [first, last) of v collapse.
 template <class T>
 bool collapsible(const TensorView<T>& v, int first, int last) {

@@ -15,7 +15,9 @@
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/pointwise.hpp"
 #include "kernels/simd-inl.h"
@@ -122,81 +124,122 @@ struct SmoothL1V {
   HWY_INLINE VF Dy(DF d, VF x, VF y) const { return hn::Neg(Dx(d, x, y)); }
 };
 
-// bce_with_logits without pos_weight, as the scalar BCELogitsOp (kernels/logistic.hpp).
-// Lanes whose x and y are finite take the short form (Finite):
-//   loss = |x| (x >= 0 ? 1 - y : y) + log1p(e),   dx = (x >= 0 ? 1 : e) / (1 + e) - y,
-// with e = exp(-|x|) (ExpNonPos, under 1 ULP), log1p(e) by Log1pUnit (1.5 ULP) and 1 / (1 + e)
-// by RecipUnit (1 ULP): one FMA for |x| c + log1p(e), so no cancellation between max(x, 0) and
-// x y. Other lanes take the general form with the scalar Op's limits (General):
-//   loss = coef_mul(y, sp(-x)) + coef_mul(1 - y, sp(x)),  coef_mul(a, b) = a == 0 ? 0 : a b
-//   dx = ((y + 1) - y) sigmoid(x) - y,                    dy = sp(-x) - sp(x)
+// bce_with_logits, as the scalar BCELogitsOp / BCELogitsPosOp (classification/
+// binary_cross_entropy.cpp); with kPos the per-element pos_weight p comes as the aux operand
+// (without, p = 1). Lanes whose x, y (and p) are finite take the short form (Finite):
+//   loss = c l1p + |x| (x >= 0 ? 1 - y : p y),   dx = c sigmoid(x) - p y,   c = p y + 1 - y,
+// with e = exp(-|x|) (ExpNonPos, under 1 ULP), l1p = log1p(e) (Log1pUnit, 1.5 ULP), sigmoid(x)
+// = (x >= 0 ? 1 : e) / (1 + e) (RecipUnit, 1 ULP): one FMA for the |x| term, so no
+// cancellation between max(x, 0) and x y. Other lanes take the general form with the scalar
+// Op's limits (General):
+//   loss = coef_mul(p y, sp(-x)) + coef_mul(1 - y, sp(x)),  coef_mul(a, b) = a == 0 ? 0 : a b
+//   dx = ((p y + 1) - y) sigmoid(x) - p y,                  dy = p sp(-x) - sp(x)
 // sp(z) = max(z, 0) + log1p(exp(-|z|)): finite limits at x = +-inf (sp(+inf) = inf, sp(-inf) =
 // 0, sigmoid exactly 0 / 1), NaN in, NaN out. The choice is per lane, so a value's bits never
 // depend on its neighbours; the plain loop skips General for groups of vectors all finite.
-struct BCELogitsV {
-  // Short form, valid where x and y are finite; a NaN or inf x or y makes its value NaN or inf
-  // (|x| c is then NaN or inf), which the plain loop checks instead of the inputs.
+template <bool kPos>
+struct BCELogitsT {
+  static constexpr bool kAux = kPos;
+  // A NaN or inf x, y or p makes Finite's value NaN or inf (|x| (...) or c is then NaN or
+  // inf), which the plain loop checks instead of the inputs.
   static constexpr bool kFiniteFlagsValue = true;
-  static HWY_INLINE void Finite(DF d, VF x, VF y, VF& l, VF& g) {
+  // Short form, valid where x, y and p are finite.
+  static HWY_INLINE void Finite(DF d, VF x, VF y, VF p, VF& l, VF& g) {
     const VF one = hn::Set(d, 1.0f);
     const VF nax = hn::Or(x, hn::Set(d, -0.0f));  // -|x|
     const VF e = ExpNonPos(d, nax);
     const auto pos = hn::Ge(x, hn::Zero(d));
-    const VF u = hn::Add(e, one);
-    const VF r = RecipUnit(d, u);
+    const VF r = RecipUnit(d, hn::Add(e, one));
     const VF l1p = Log1pUnit(d, e);
-    l = hn::NegMulAdd(nax, hn::IfThenElse(pos, hn::Sub(one, y), y), l1p);
-    g = hn::MulSub(hn::IfThenElse(pos, one, e), r, y);
+    if constexpr (kPos) {
+      const VF py = hn::Mul(p, y);
+      const VF c = hn::Sub(hn::Add(py, one), y);
+      l = hn::NegMulAdd(nax, hn::IfThenElse(pos, hn::Sub(one, y), py), hn::Mul(c, l1p));
+      g = hn::MulSub(c, hn::Mul(hn::IfThenElse(pos, one, e), r), py);
+    } else {
+      (void)p;
+      l = hn::NegMulAdd(nax, hn::IfThenElse(pos, hn::Sub(one, y), y), l1p);
+      g = hn::MulSub(hn::IfThenElse(pos, one, e), r, y);
+    }
   }
-  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+  HWY_INLINE VF Loss(DF d, VF x, VF y, VF p) const {
     VF l, g;
-    LossDx(d, x, y, l, g);
+    LossDx(d, x, y, p, l, g);
     return l;
   }
-  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+  HWY_INLINE VF Dx(DF d, VF x, VF y, VF p) const {
     VF l, g;
-    LossDx(d, x, y, l, g);
+    LossDx(d, x, y, p, l, g);
     return g;
   }
-  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
-    Finite(d, x, y, l, g);
-    const auto fin = hn::And(hn::IsFinite(x), hn::IsFinite(y));
-    if (HWY_UNLIKELY(!hn::AllTrue(d, fin))) General(x, y, l, g);
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF p, VF& l, VF& g) const {
+    Finite(d, x, y, p, l, g);
+    if (HWY_UNLIKELY(!hn::AllTrue(d, Fin(x, y, p)))) General(x, y, p, l, g);
   }
-  // The lanes with an infinite or NaN x or y: the general form. Out of line (rare; its
+  static HWY_INLINE auto Fin(VF x, VF y, VF p) {
+    const auto f = hn::And(hn::IsFinite(x), hn::IsFinite(y));
+    if constexpr (kPos) return hn::And(f, hn::IsFinite(p));
+    else return f;
+  }
+  // The lanes with an infinite or NaN operand: the general form. Out of line (rare; its
   // constants would otherwise hold registers through the loop).
-  static HWY_NOINLINE void General(VF x, VF y, VF& l, VF& g) {
+  static HWY_NOINLINE void General(VF x, VF y, VF p, VF& l, VF& g) {
     const DF d;
-    const auto fin = hn::And(hn::IsFinite(x), hn::IsFinite(y));
-    const VF e = ExpNegAbs(d, x);
-    l = hn::IfThenElse(fin, l, LossE(d, x, y, e));
-    g = hn::IfThenElse(fin, g, DxE(d, x, y, e));
+    const auto fin = Fin(x, y, p);
+    const VF one = hn::Set(d, 1.0f);
+    const VF py = kPos ? hn::Mul(p, y) : y;
+    // exp(-|x|) with subnormal results (ExpNonPos flushes below -87.33, and an infinite
+    // coefficient times sp(-x) = e must stay inf, as in the scalar Op); 0 at x = +-inf.
+    const VF nax = hn::Neg(hn::Abs(x));
+    const VF e = hn::IfThenZeroElse(hn::IsInf(x), hn::Exp(d, nax));
+    const VF l1p = Log1pUnit(d, e);                  // shared by sp(x) and sp(-x)
+    const VF lg = hn::Add(CoefMul(d, py, Softplus(d, hn::Neg(x), l1p)), CoefMul(d, hn::Sub(one, y), Softplus(d, x, l1p)));
+    // x >= 0: 1 / (1 + e); else e / (1 + e); NaN: NaN.
+    const VF s = hn::Mul(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), RecipUnit(d, hn::Add(one, e)));
+    const VF sig = hn::IfThenElse(hn::IsNaN(x), x, s);
+    const VF gg = hn::Sub(hn::Mul(hn::Sub(hn::Add(py, one), y), sig), py);
+    l = hn::IfThenElse(fin, l, lg);
+    g = hn::IfThenElse(fin, g, gg);
   }
-  // exp(-|x|) in [0, 1] with ExpNonPos (0 below -87.33, for -inf and for NaN, whose result is
-  // replaced by NaN below).
-  static HWY_INLINE VF ExpNegAbs(DF d, VF x) { return ExpNonPos(d, hn::Neg(hn::Abs(x))); }
   static HWY_INLINE VF Softplus(DF d, VF z, VF l1p) {
     const VF v = hn::Add(hn::Max(z, hn::Zero(d)), l1p);
     return hn::IfThenElse(hn::IsNaN(z), z, v);
   }
   static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
-  static HWY_INLINE VF LossE(DF d, VF x, VF y, VF e) {
-    const VF l1p = Log1pUnit(d, e);  // shared by sp(x) and sp(-x)
-    const VF one = hn::Set(d, 1.0f);
-    return hn::Add(CoefMul(d, y, Softplus(d, hn::Neg(x), l1p)), CoefMul(d, hn::Sub(one, y), Softplus(d, x, l1p)));
-  }
-  static HWY_INLINE VF DxE(DF d, VF x, VF y, VF e) {
-    const VF one = hn::Set(d, 1.0f);
-    // x >= 0: 1 / (1 + e); else e / (1 + e); NaN: NaN.
-    const VF s = hn::Mul(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), RecipUnit(d, hn::Add(one, e)));
-    const VF sig = hn::IfThenElse(hn::IsNaN(x), x, s);
-    return hn::Sub(hn::Mul(hn::Sub(hn::Add(y, one), y), sig), y);
-  }
-  HWY_INLINE VF Dy(DF d, VF x, VF) const {
-    const VF l1p = Log1pUnit(d, ExpNegAbs(d, x));
-    return hn::Sub(Softplus(d, hn::Neg(x), l1p), Softplus(d, x, l1p));
+  HWY_INLINE VF Dy(DF d, VF x, VF, VF p) const {
+    const VF l1p = Log1pUnit(d, ExpNonPos(d, hn::Neg(hn::Abs(x))));
+    const VF spn = Softplus(d, hn::Neg(x), l1p);
+    return hn::Sub(kPos ? hn::Mul(p, spn) : spn, Softplus(d, x, l1p));
   }
 };
+using BCELogitsV = BCELogitsT<false>;
+using BCELogitsPosV = BCELogitsT<true>;
+
+// Calls of an op's functions with the aux operand p (pos_weight) where it takes one.
+template <class Op>
+constexpr bool kOpAux = requires { requires Op::kAux; };
+template <class Op>
+HWY_INLINE VF OpLoss(const Op& op, DF d, VF x, VF y, VF p) {
+  if constexpr (requires { op.Loss(d, x, y, p); }) return op.Loss(d, x, y, p);
+  else return (void)p, op.Loss(d, x, y);
+}
+template <class Op>
+HWY_INLINE VF OpDx(const Op& op, DF d, VF x, VF y, VF p) {
+  if constexpr (requires { op.Dx(d, x, y, p); }) return op.Dx(d, x, y, p);
+  else return (void)p, op.Dx(d, x, y);
+}
+template <class Op>
+HWY_INLINE VF OpDy(const Op& op, DF d, VF x, VF y, VF p) {
+  if constexpr (requires { op.Dy(d, x, y, p); }) return op.Dy(d, x, y, p);
+  else return (void)p, op.Dy(d, x, y);
+}
+// The value and d/dx, from one fused call when the op has one (shared exp/log).
+template <class Op>
+HWY_INLINE void OpLossDx(const Op& op, DF d, VF x, VF y, VF p, VF& l, VF& g) {
+  if constexpr (requires { op.LossDx(d, x, y, p, l, g); }) op.LossDx(d, x, y, p, l, g);
+  else if constexpr (requires { op.LossDx(d, x, y, l, g); }) op.LossDx(d, x, y, l, g);
+  else l = OpLoss(op, d, x, y, p), g = OpDx(op, d, x, y, p);
+}
 
 // The main loop of the common calls (no weight, no per-element upstream gradient, no target
 // gradient): kLoss 0 = no value, 1 = the value sum into acc, 2 = per-element values into
@@ -204,9 +247,11 @@ struct BCELogitsV {
 // Everything is known at compile time, so the body is straight-line code. The values of four
 // vectors are added in float32 (a pairwise tree, error under 2 ULP of the sum of their
 // magnitudes, the size of the values' own rounding) before they go to the float64 lanes.
-// Returns the end of the full vectors.
+// aux[i - ab]: the op's aux operand of element i (kOpAux ops). Returns the end of the full
+// vectors.
 template <int kLoss, bool kGi, bool kSt, class Op>
-HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, std::size_t i, std::size_t end, AccD& acc) {
+HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, const float* HWY_RESTRICT aux, std::size_t ab,
+                                 std::size_t i, std::size_t end, AccD& acc) {
   static_assert(kLoss != 0 || kGi);
   static_assert(kLoss != 2 || !kGi);
   const DF d;
@@ -215,6 +260,7 @@ HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, std::size_t i, s
   const float* HWY_RESTRICT y = a.y;
   float* HWY_RESTRICT o = kGi ? a.gi : a.out;
   const VF up = hn::Set(d, a.scale);
+  constexpr bool kAux = kOpAux<Op>;
   constexpr std::size_t kAhead = 4096 / sizeof(float);
   // Stores a vector's output; returns its value (for kLoss == 1).
   auto finish = [&](std::size_t j, VF l, VF g) LOSSKIT_ALWAYS_INLINE {
@@ -225,21 +271,16 @@ HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, std::size_t i, s
     }
     return l;
   };
-  auto general = [&](std::size_t j, VF xv, VF yv) LOSSKIT_ALWAYS_INLINE {
+  auto general = [&](std::size_t j, VF xv, VF yv, VF pv) LOSSKIT_ALWAYS_INLINE {
     VF l = hn::Zero(d), g = hn::Zero(d);
-    if constexpr (kLoss != 0 && kGi) {
-      if constexpr (requires(VF& r) { op.LossDx(d, xv, yv, r, r); }) {
-        op.LossDx(d, xv, yv, l, g);
-      } else {
-        l = op.Loss(d, xv, yv);
-        g = op.Dx(d, xv, yv);
-      }
-    } else if constexpr (kGi) {
-      g = op.Dx(d, xv, yv);
-    } else {
-      l = op.Loss(d, xv, yv);
-    }
+    if constexpr (kLoss != 0 && kGi) OpLossDx(op, d, xv, yv, pv, l, g);
+    else if constexpr (kGi) g = OpDx(op, d, xv, yv, pv);
+    else l = OpLoss(op, d, xv, yv, pv);
     return finish(j, l, g);
+  };
+  auto load_aux = [&](std::size_t j) LOSSKIT_ALWAYS_INLINE {
+    if constexpr (kAux) return hn::LoadU(d, aux + (j - ab));
+    else return (void)j, hn::Set(d, 1.0f);
   };
   // Ops with a short form for finite lanes (Finite) take it for four vectors at once when
   // their inputs are all finite. Where the values are computed and the op declares that a NaN
@@ -247,16 +288,18 @@ HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, std::size_t i, s
   // of the four values, after the fact (the general form then redoes the four vectors and
   // overwrites their outputs); else on one sum of the inputs (a NaN or inf anywhere makes it
   // NaN or inf). An overflow only sends finite vectors the long way, with the same result.
-  constexpr bool kFinite = requires(VF v, VF& r) { Op::Finite(d, v, v, r, r); };
+  constexpr bool kFinite = requires(VF v, VF& r) { Op::Finite(d, v, v, v, r, r); };
   constexpr bool kAfter = kFinite && kLoss != 0 && requires { requires Op::kFiniteFlagsValue; };
   constexpr std::size_t G = 4;
   for (; i + G * N <= end; i += G * N) {
-    VF xs[G], ys[G], ls[G];
+    VF xs[G], ys[G], ps[G], ls[G];
     for (std::size_t k = 0; k < G; ++k) {
       __builtin_prefetch(x + i + k * N + kAhead, 0, 3);
       __builtin_prefetch(y + i + k * N + kAhead, 0, 3);
+      if constexpr (kAux) __builtin_prefetch(aux + (i - ab) + k * N + kAhead, 0, 3);
       xs[k] = hn::LoadU(d, x + i + k * N);
       ys[k] = hn::LoadU(d, y + i + k * N);
+      ps[k] = load_aux(i + k * N);
     }
     auto sum4 = [&](const VF* v) LOSSKIT_ALWAYS_INLINE {
       return hn::Add(hn::Add(v[0], v[1]), hn::Add(v[2], v[3]));
@@ -264,30 +307,31 @@ HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, std::size_t i, s
     bool fast = false;
     if constexpr (kFinite && !kAfter) {
       VF s[G];
-      for (std::size_t k = 0; k < G; ++k) s[k] = hn::Add(xs[k], ys[k]);
+      for (std::size_t k = 0; k < G; ++k) s[k] = kAux ? hn::Add(hn::Add(xs[k], ys[k]), ps[k]) : hn::Add(xs[k], ys[k]);
       fast = hn::AllTrue(d, hn::IsFinite(sum4(s)));
     }
     VF t = hn::Zero(d);  // the sum of the four values (kLoss == 1)
-    if constexpr (kAfter) {
-      for (std::size_t k = 0; k < G; ++k) {
-        VF l, g;
-        Op::Finite(d, xs[k], ys[k], l, g);
-        ls[k] = finish(i + k * N, l, g);
+    auto short_form = [&]() LOSSKIT_ALWAYS_INLINE {
+      if constexpr (kFinite) {
+        for (std::size_t k = 0; k < G; ++k) {
+          VF l, g;
+          Op::Finite(d, xs[k], ys[k], ps[k], l, g);
+          ls[k] = finish(i + k * N, l, g);
+        }
       }
+    };
+    if constexpr (kAfter) {
+      short_form();
       t = sum4(ls);
       fast = hn::AllTrue(d, hn::IsFinite(t));
     } else if constexpr (kFinite) {
       if (HWY_LIKELY(fast)) {
-        for (std::size_t k = 0; k < G; ++k) {
-          VF l, g;
-          Op::Finite(d, xs[k], ys[k], l, g);
-          ls[k] = finish(i + k * N, l, g);
-        }
+        short_form();
         if constexpr (kLoss == 1) t = sum4(ls);
       }
     }
     if (HWY_UNLIKELY(!fast)) {
-      for (std::size_t k = 0; k < G; ++k) ls[k] = general(i + k * N, xs[k], ys[k]);
+      for (std::size_t k = 0; k < G; ++k) ls[k] = general(i + k * N, xs[k], ys[k], ps[k]);
       if constexpr (kLoss == 1) t = sum4(ls);
     }
     if constexpr (kLoss == 1) acc.add(t);
@@ -295,16 +339,20 @@ HWY_INLINE std::size_t PlainLoop(const Op& op, const PwArgs& a, std::size_t i, s
   for (; i + N <= end; i += N) {
     __builtin_prefetch(x + i + kAhead, 0, 3);
     __builtin_prefetch(y + i + kAhead, 0, 3);
-    const VF l = general(i, hn::LoadU(d, x + i), hn::LoadU(d, y + i));
+    const VF l = general(i, hn::LoadU(d, x + i), hn::LoadU(d, y + i), load_aux(i));
     if constexpr (kLoss == 1) acc.add(l);
   }
   return i;
 }
 
+// One block [begin, end) of a call. aux[i - ab]: the op's aux operand of element i (a periodic
+// one is run in segments, see BlockAux).
 template <class Op>
-HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::size_t end) {
+HWY_INLINE double Block(const Op& op, const PwArgs& a, const float* aux, std::size_t ab, std::size_t begin,
+                        std::size_t end) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
+  constexpr bool kAux = kOpAux<Op>;
   AccD acc;
   const bool sum = a.forward && !a.out;
   // st: stream the full-vector stores of (gi, gt, out); only set where they are aligned.
@@ -318,18 +366,14 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
     const bool full = n == N;
     const VF x = full ? hn::LoadU(d, a.x + i) : LoadTailF(d, a.x + i, n, 0.0f);
     const VF y = full ? hn::LoadU(d, a.y + i) : LoadTailF(d, a.y + i, n, 0.0f);
+    VF p = hn::Set(d, 1.0f);
+    if constexpr (kAux) p = full ? hn::LoadU(d, aux + (i - ab)) : LoadTailF(d, aux + (i - ab), n, 1.0f);
     VF w = hn::Set(d, 1.0f);
     if (a.w) w = full ? hn::LoadU(d, a.w + i) : LoadTailF(d, a.w + i, n, 0.0f);
-    // The value and d/dx, from one fused call when the op has one (shared exp/log).
     VF l = hn::Zero(d), gx = hn::Zero(d);
-    if constexpr (requires(VF& r) { op.LossDx(d, x, y, r, r); }) {
-      if (a.forward && a.gi) op.LossDx(d, x, y, l, gx);
-      else if (a.forward) l = op.Loss(d, x, y);
-      else if (a.gi) gx = op.Dx(d, x, y);
-    } else {
-      if (a.forward) l = op.Loss(d, x, y);
-      if (a.gi) gx = op.Dx(d, x, y);
-    }
+    if (a.forward && a.gi) OpLossDx(op, d, x, y, p, l, gx);
+    else if (a.forward) l = OpLoss(op, d, x, y, p);
+    else if (a.gi) gx = OpDx(op, d, x, y, p);
     if (a.forward) {
       if (a.w) l = hn::Mul(w, l);
       if (a.out) {
@@ -342,7 +386,7 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
       VF up = a.gvec ? (full ? hn::LoadU(d, a.gvec + i) : LoadTailF(d, a.gvec + i, n, 0.0f)) : hn::Set(d, a.scale);
       if (a.w) up = hn::Mul(up, w);
       put(hn::Mul(up, gx), a.gi + i, n, st_gi);
-      if (a.gt) put(hn::Mul(up, op.Dy(d, x, y)), a.gt + i, n, st_gt);
+      if (a.gt) put(hn::Mul(up, OpDy(op, d, x, y, p)), a.gt + i, n, st_gt);
     }
   };
   std::size_t i = begin;
@@ -359,13 +403,13 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
   const bool plain = !a.w && !a.gvec && !a.gt && !(a.out && a.gi);
   const bool st = a.gi ? st_gi : st_out;
   if (plain && a.forward && a.gi) {
-    i = st ? PlainLoop<1, true, true>(op, a, i, end, acc) : PlainLoop<1, true, false>(op, a, i, end, acc);
+    i = st ? PlainLoop<1, true, true>(op, a, aux, ab, i, end, acc) : PlainLoop<1, true, false>(op, a, aux, ab, i, end, acc);
   } else if (plain && a.gi) {
-    i = st ? PlainLoop<0, true, true>(op, a, i, end, acc) : PlainLoop<0, true, false>(op, a, i, end, acc);
+    i = st ? PlainLoop<0, true, true>(op, a, aux, ab, i, end, acc) : PlainLoop<0, true, false>(op, a, aux, ab, i, end, acc);
   } else if (plain && a.out) {
-    i = st ? PlainLoop<2, false, true>(op, a, i, end, acc) : PlainLoop<2, false, false>(op, a, i, end, acc);
+    i = st ? PlainLoop<2, false, true>(op, a, aux, ab, i, end, acc) : PlainLoop<2, false, false>(op, a, aux, ab, i, end, acc);
   } else if (plain && a.forward) {
-    i = PlainLoop<1, false, false>(op, a, i, end, acc);
+    i = PlainLoop<1, false, false>(op, a, aux, ab, i, end, acc);
   } else {
     // Inputs are fetched ahead (one line per stream per vector on AVX-512): loads that miss
     // would otherwise fill the reorder window and stall the arithmetic behind them.
@@ -382,16 +426,43 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, std::size_t begin, std::s
   return sum ? acc.sum() : 0.0;
 }
 
+// A block of an op with an aux operand: a per-element array (aux_period 0), or one repeating
+// every aux_period elements (pos_weight [C] against [..., C]), run in segments that do not
+// wrap; a short period is first repeated into a per-thread buffer of at least kRep elements.
+template <class Op>
+HWY_INLINE double BlockAux(const Op& op, const PwArgs& a, std::size_t begin, std::size_t end) {
+  if (a.aux_period <= 0) return Block(op, a, a.aux, 0, begin, end);
+  constexpr std::size_t kRep = 4096;
+  std::size_t P = static_cast<std::size_t>(a.aux_period);
+  const float* rep = a.aux;
+  thread_local std::vector<float> buf;
+  if (P < kRep) {
+    const std::size_t k = (kRep + P - 1) / P;
+    buf.resize(k * P);
+    for (std::size_t j = 0; j < k; ++j) std::memcpy(buf.data() + j * P, a.aux, P * sizeof(float));
+    rep = buf.data();
+    P *= k;
+  }
+  double s = 0;
+  for (std::size_t i = begin; i < end;) {
+    const std::size_t j = i % P, stop = std::min(end, i + (P - j));
+    s += Block(op, a, rep + j, i, i, stop);  // element i' of [i, stop) takes rep[j + i' - i]
+    i = stop;
+  }
+  return s;
+}
+
 double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
   const auto b = static_cast<std::size_t>(begin), e = static_cast<std::size_t>(end);
   switch (kind) {
-    case PwKind::KLDiv: return Block(KLDivV{}, a, b, e);
-    case PwKind::KLDivLogTarget: return Block(KLDivLogTargetV{}, a, b, e);
-    case PwKind::MSE: return Block(MSEV{}, a, b, e);
-    case PwKind::L1: return Block(L1V{}, a, b, e);
-    case PwKind::Huber: return Block(HuberV{p.a}, a, b, e);
-    case PwKind::SmoothL1: return Block(SmoothL1V{p.a, p.b, p.c}, a, b, e);
-    case PwKind::BCELogits: return Block(BCELogitsV{}, a, b, e);
+    case PwKind::KLDiv: return Block(KLDivV{}, a, nullptr, 0, b, e);
+    case PwKind::KLDivLogTarget: return Block(KLDivLogTargetV{}, a, nullptr, 0, b, e);
+    case PwKind::MSE: return Block(MSEV{}, a, nullptr, 0, b, e);
+    case PwKind::L1: return Block(L1V{}, a, nullptr, 0, b, e);
+    case PwKind::Huber: return Block(HuberV{p.a}, a, nullptr, 0, b, e);
+    case PwKind::SmoothL1: return Block(SmoothL1V{p.a, p.b, p.c}, a, nullptr, 0, b, e);
+    case PwKind::BCELogits: return Block(BCELogitsV{}, a, nullptr, 0, b, e);
+    case PwKind::BCELogitsPos: return BlockAux(BCELogitsPosV{}, a, b, e);
   }
   return 0.0;
 }

@@ -19,6 +19,7 @@ enum class PwKind : int {
   Huber,           ///< params a = delta
   SmoothL1,        ///< params a = beta, b = 0.5 beta, c = 1 / beta (beta > 0)
   BCELogits,       ///< y sp(-x) + (1 - y) sp(x), sp = softplus; no pos_weight
+  BCELogitsPos,    ///< p y sp(-x) + (1 - y) sp(x), p = pos_weight from PwArgs::aux
 };
 
 /// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.
@@ -38,6 +39,10 @@ struct PwArgs {
   const float* gvec = nullptr;    ///< per-element upstream gradient, else `scale`
   float scale = 1.0f;             ///< upstream gradient times the reduction factor
   bool stream = false;            ///< non-temporal stores for the outputs (see kStreamOutBytes)
+  /// The aux operand of kinds that take one (pos_weight): aux[i] for element i when
+  /// aux_period == 0, else aux[i % aux_period] (a broadcast over leading dims).
+  const float* aux = nullptr;
+  std::int64_t aux_period = 0;
 };
 
 /// Writes the block's outputs; returns its loss sum (float64 lanes, fixed order) when

@@ -159,6 +159,24 @@ TEST(Layout, Collapse) {
   EXPECT_EQ(ones->extent, 12);
 }
 
+TEST(Layout, TrailingPeriod) {
+  using losskit::detail::trailing_period;
+  std::vector<float> v(24);
+  // Contiguous: the whole array.
+  EXPECT_EQ(trailing_period(TensorView<float>(v.data(), Shape{2, 3, 4}, Shape{12, 4, 1})), 24);
+  // pos_weight [C] broadcast to [N, C]: C.
+  EXPECT_EQ(trailing_period(TensorView<float>(v.data(), Shape{5, 7}, Shape{0, 1})), 7);
+  // [C, D] broadcast over N (and an extent-1 dim with any stride): C * D.
+  EXPECT_EQ(trailing_period(TensorView<float>(v.data(), Shape{5, 1, 3, 4}, Shape{0, 99, 4, 1})), 12);
+  // A scalar broadcast: 1.
+  EXPECT_EQ(trailing_period(TensorView<float>(v.data(), Shape{5, 7}, Shape{0, 0})), 1);
+  // Per-channel [C, 1, 1] against [N, C, H, W]: not one contiguous repeat.
+  EXPECT_EQ(trailing_period(TensorView<float>(v.data(), Shape{2, 3, 4, 5}, Shape{0, 1, 0, 0})), 0);
+  // A non-broadcast leading dim before a broadcast one, and a strided repeat: 0.
+  EXPECT_EQ(trailing_period(TensorView<float>(v.data(), Shape{4, 6}, Shape{1, 0})), 0);
+  EXPECT_EQ(trailing_period(TensorView<float>(v.data(), Shape{5, 6}, Shape{0, 2})), 0);
+}
+
 TEST(Layout, NcdOfChannelsLast) {
   std::vector<float> v(2 * 3 * 4);
   losskit::TensorView<const float> cl(v.data(), Shape{2, 3, 2, 2}, Shape{12, 1, 6, 3});
