@@ -17,6 +17,7 @@ using detail::Pass;
 
 /// -(y max(log x, -100) + (1 - y) max(log(1 - x), -100)).
 struct BCEOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::BCE;  // contiguous float32
   template <class V>
   static V log_x(V x) { return std::max(std::log(x), V(-100)); }
   template <class V>

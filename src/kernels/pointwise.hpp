@@ -20,6 +20,7 @@ enum class PwKind : int {
   SmoothL1,        ///< params a = beta, b = 0.5 beta, c = 1 / beta (beta > 0)
   BCELogits,       ///< y sp(-x) + (1 - y) sp(x), sp = softplus; no pos_weight
   BCELogitsPos,    ///< p y sp(-x) + (1 - y) sp(x), p = pos_weight from PwArgs::aux
+  BCE,             ///< -(y log x + (1 - y) log(1 - x)), logs clamped at -100; x in [0, 1]
 };
 
 /// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.
