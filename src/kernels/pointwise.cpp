@@ -493,6 +493,14 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
   return 0.0;
 }
 
+void Log1pUnitN(const float* x, float* y, std::size_t n) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(Log1pUnit(d, hn::LoadU(d, x + i)), d, y + i);
+  if (i < n) StoreTailF(d, Log1pUnit(d, LoadTailF(d, x + i, n - i, 0.0f)), y + i, n - i);
+}
+
 void ZeroBytes(void* p, std::int64_t bytes, bool stream) {
   auto* b = static_cast<unsigned char*>(p);
   std::size_t n = static_cast<std::size_t>(bytes);
@@ -521,6 +529,8 @@ HWY_AFTER_NAMESPACE();
 namespace losskit::kernels {
 HWY_EXPORT(PointwiseBlock);
 HWY_EXPORT(ZeroBytes);
+HWY_EXPORT(Log1pUnitN);
+void log1p_unit(const float* x, float* y, std::size_t n) { HWY_DYNAMIC_DISPATCH(Log1pUnitN)(x, y, n); }
 void zero_bytes(void* p, std::int64_t bytes, bool stream) { HWY_DYNAMIC_DISPATCH(ZeroBytes)(p, bytes, stream); }
 double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
   return HWY_DYNAMIC_DISPATCH(PointwiseBlock)(kind, p, a, begin, end);

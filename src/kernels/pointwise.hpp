@@ -7,6 +7,7 @@
 // kernels/pointwise.cpp, and `kSimd` (plus `simd_params()` if it has parameters) to its Op.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace losskit::kernels {
@@ -53,6 +54,10 @@ double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int
 /// Sets `bytes` bytes at p to zero; with `stream`, the aligned middle goes out with
 /// non-temporal stores (for buffers much larger than the caches). Dispatched like the above.
 void zero_bytes(void* p, std::int64_t bytes, bool stream);
+
+/// y[i] = log1p(x[i]) for x[i] in [0, 1] with the kernels' Log1pUnit (kernels/simd-inl.h:
+/// under 1.5 float32 ULP with FMA). For tests.
+void log1p_unit(const float* x, float* y, std::size_t n);
 
 /// Buffers at least this large (bytes) are written with non-temporal stores.
 inline constexpr std::int64_t kStreamOutBytes = std::int64_t{32} << 20;
