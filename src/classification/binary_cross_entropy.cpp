@@ -74,9 +74,18 @@ void check_probabilities(std::string_view fn, ConstView<T> input) {
   auto bad = [](T v) { return !(v >= T(0) && v <= T(1)); };
   std::int64_t pos = -1;
   if (input.is_contiguous()) {
+    // Blocks scanned without an early exit (the compiler vectorizes them); the first bad
+    // element is looked for only in a block that has one.
     const T* p = input.data();
-    for (std::int64_t i = 0; i < n; ++i)
-      if (bad(p[i])) { pos = i; break; }
+    constexpr std::int64_t kBlock = 4096;
+    for (std::int64_t b = 0; b < n && pos < 0; b += kBlock) {
+      const std::int64_t e = std::min(n, b + kBlock);
+      bool any = false;
+      for (std::int64_t i = b; i < e; ++i) any |= bad(p[i]);
+      if (any)
+        for (std::int64_t i = b; i < e; ++i)
+          if (bad(p[i])) { pos = i; break; }
+    }
   } else {
     for (std::int64_t i = 0; i < n; ++i)
       if (bad(input.flat(i))) { pos = i; break; }

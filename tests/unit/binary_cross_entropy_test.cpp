@@ -95,6 +95,14 @@ TEST(BinaryCrossEntropy, BadInputs) {
                                              ErrorKind::Shape, "pos_weight of shape [3] does not broadcast", {&out}, -7.0));
   EXPECT_TRUE(expect_error_untouched<double>([&] { binary_cross_entropy_with_logits_forward_backward(xv, yv, TensorView<double>(out.data(), {1}), TensorView<double>(x.data(), {2, 2})); },
                                              ErrorKind::Runtime, "grad_input overlaps input", {&out}, -7.0));
+  // A long contiguous input (scanned in blocks): the first bad element is named, in any block.
+  std::vector<float> xl(10000, 0.5f), yl(10000, 0.0f), ol(1);
+  xl[9001] = -0.25f, xl[9500] = 2.0f;
+  EXPECT_TRUE(expect_error_untouched<float>([&] { binary_cross_entropy(ConstView<float>(xl.data(), {10000}), ConstView<float>(yl.data(), {10000}), TensorView<float>(ol.data(), {})); },
+                                            ErrorKind::Value, "input[9001] = -0.25 is outside [0, 1]", {&ol}, -7.0f));
+  xl[4095] = 1.0f, xl[4096] = std::nanf("");
+  EXPECT_TRUE(expect_error_untouched<float>([&] { binary_cross_entropy(ConstView<float>(xl.data(), {10000}), ConstView<float>(yl.data(), {10000}), TensorView<float>(ol.data(), {})); },
+                                            ErrorKind::Value, "input[4096] = nan", {&ol}, -7.0f));
 }
 
 TEST(BinaryCrossEntropyWithLogits, GradientsEveryOption) {
