@@ -212,18 +212,21 @@ void add_kl(std::int64_t N, std::int64_t C) {
 // (grad_input only). lk(x, y, out, grad_input) and th(x, y) -> loss tensor.
 using PwLk = std::function<void(ConstView<float>, ConstView<float>, TensorView<float>, TensorView<float>)>;
 using PwTh = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
-void add_pointwise(const std::string& name, std::int64_t n, bool prob_target, PwLk lk, PwTh th) {
+void add_pointwise(const std::string& name, std::int64_t n, bool prob_target, PwLk lk, PwTh th,
+                   bool prob_input = false) {
   struct D {
     std::vector<float> x, y, g;
     float out = 0;
   };
   auto d = std::make_shared<D>();
-  auto init = [d, n, prob_target] {
+  auto init = [d, n, prob_target, prob_input] {
     if (!d->x.empty()) return;
     d->x = randn(static_cast<std::size_t>(n), 11);
     d->y = randn(static_cast<std::size_t>(n), 12);
     if (prob_target)
       for (auto& v : d->y) v = 1.0f / (1.0f + std::exp(-v));
+    if (prob_input)
+      for (auto& v : d->x) v = 1.0f / (1.0f + std::exp(-v));
     d->g.assign(d->x.size(), 0.0f);
   };
   auto c = std::make_unique<Case>();
@@ -262,6 +265,22 @@ void add_pointwise_losses(std::int64_t n) {
   add_pointwise("bce_with_logits", n, true, [](auto x, auto y, auto o, auto g) {
     losskit::binary_cross_entropy_with_logits_forward_backward(x, y, o, g);
   }, [](const auto& x, const auto& y) { return F::binary_cross_entropy_with_logits(x, y); });
+  // pos_weight [4096] against the input as [n / 4096, 4096] (one weight per class).
+  static std::vector<float> pw;
+  pw.resize(4096);
+  for (std::size_t c = 0; c < pw.size(); ++c) pw[c] = 0.5f + static_cast<float>(c % 7) * 0.25f;
+  add_pointwise("bce_with_logits_pos_weight", n, true, [n](auto x, auto y, auto o, auto g) {
+    const losskit::Shape sh{n / 4096, 4096};
+    losskit::binary_cross_entropy_with_logits_forward_backward(
+        ConstView<float>(x.data(), sh), ConstView<float>(y.data(), sh), o, TensorView<float>(g.data(), sh),
+        {.pos_weight = ConstView<float>(pw.data(), {4096})});
+  }, [](const auto& x, const auto& y) {
+    return F::binary_cross_entropy_with_logits(x.view({-1, 4096}), y.view({-1, 4096}),
+        F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(wrap(pw.data(), {4096})));
+  });
+  add_pointwise("binary_cross_entropy", n, true, [](auto x, auto y, auto o, auto g) {
+    losskit::binary_cross_entropy_forward_backward(x, y, o, g);
+  }, [](const auto& x, const auto& y) { return F::binary_cross_entropy(x, y); }, true);
 }
 
 // dice_loss with softmax over the channels, float one-hot targets; the libtorch baseline is the
