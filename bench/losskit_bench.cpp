@@ -110,6 +110,44 @@ void add_ce(std::int64_t N, std::int64_t C, bool options) {
   cases().push_back(std::move(c));
 }
 
+/// Cross-entropy with probability targets (soft labels: each row a softmax of random scores).
+void add_ce_probs(std::int64_t N, std::int64_t C) {
+  struct Data {
+    std::vector<float> x, t, g;
+    float out = 0;
+  };
+  auto d = std::make_shared<Data>();
+  auto init = [d, N, C] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(N * C), 1);
+    d->t = randn(static_cast<std::size_t>(N * C), 4);
+    for (std::int64_t i = 0; i < N; ++i) {
+      float* r = d->t.data() + i * C;
+      double s = 0;
+      for (std::int64_t c = 0; c < C; ++c) s += (r[c] = std::exp(r[c]));
+      for (std::int64_t c = 0; c < C; ++c) r[c] = static_cast<float>(r[c] / s);
+    }
+    d->g.assign(d->x.size(), 0.0f);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = "ce_probs_" + std::to_string(N) + "x" + std::to_string(C);
+  c->bytes = 12.0 * static_cast<double>(N * C);  // read logits and targets, write the gradient
+  c->losskit = [d, init, N, C] {
+    init();
+    losskit::cross_entropy_forward_backward(ConstView<float>(d->x.data(), {N, C}), ConstView<float>(d->t.data(), {N, C}),
+                                            TensorView<float>(&d->out, {}), TensorView<float>(d->g.data(), {N, C}));
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, N, C] {
+    init();
+    auto x = wrap(d->x.data(), {N, C}).requires_grad_(true);
+    auto l = torch::cross_entropy_loss(x, wrap(d->t.data(), {N, C}));
+    l.backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
 void add_ce_bf16(std::int64_t N, std::int64_t C) {
   struct D {
     std::vector<losskit::bfloat16> x, g;
@@ -384,6 +422,7 @@ int main(int argc, char** argv) {
   add_ce(65536, 10, false);
   add_ce(65536, 10, true);
   add_ce_bf16(4096, 32000);
+  add_ce_probs(4096, 1000);
   add_nll(8192, 1000);
   add_kl(4096, 4096);
   add_dice(8, 4, 128, 128, 64);

@@ -10,6 +10,7 @@
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
 #include "kernels/softmax.hpp"
+#include "kernels/softmax_probs.hpp"
 #include "kernels/softmax_row.hpp"
 #include "losskit/classification.hpp"
 
@@ -186,41 +187,41 @@ void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T>
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, denom);
 
-  const auto sums = parallel_sum<1>(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1)),
-                                    [&](std::int64_t b, std::int64_t end) {
-    double acc = 0;
-    for (std::int64_t i = b; i < end; ++i) {
-      const std::int64_t n = i / D, d = i % D;
-      const T* xr = &x.at(n, 0, d);
-      const T* tr = &t.at(n, 0, d);
-      const double lse = kernels::row_stats<T>(xr, x.sC, C, nullptr, false).lse;
-      // loss = -sum_c w_c t'_c (x_c - lse) = A lse - sum_c a_c x_c, a_c = w_c t'_c, A = sum a_c.
-      double A = 0, ax = 0;
-      for (std::int64_t c = 0; c < C; ++c) {
-        const double tc = (1.0 - e) * static_cast<double>(tr[c * t.sC]) + eC;
-        const double ac = (w ? static_cast<double>(w[c]) : 1.0) * tc;
-        if (ac == 0) continue;  // 0 * logp = 0, even where logp = -inf
-        A += ac;
-        ax += ac * static_cast<double>(xr[c * x.sC]);
-      }
-      if (has_forward(pass)) {
-        const double li = A * lse - ax;
-        if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
-        else acc += li;
-      }
-      if (has_backward(pass)) {
+  const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1));
+  detail::Sums<1> sums{};
+  bool done = false;
+  // Fast path: float32 rows with contiguous classes (logits, targets, gradient) -> SIMD kernel.
+  if constexpr (std::is_same_v<T, float>) {
+    if (D == 1 && (C == 1 || (x.sC == 1 && t.sC == 1 && (!has_backward(pass) || gi.sC == 1)))) {
+      const kernels::CeProbsRows rows_args{
+          .x = x.data, .sx = x.sN, .C = C, .t = t.data, .st = t.sN, .w = w, .e = e, .eC = eC,
+          .g = has_backward(pass) ? gi.data : nullptr, .sg = gi.sN, .gs = scale,
+          .gvec = use_g_tensor ? gnd.data : nullptr, .sgv = gnd.sN,
+          .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .so = out_nd.sN,
+          .stream = has_backward(pass) && rows * C * static_cast<std::int64_t>(sizeof(T)) >= kernels::kStreamBytes};
+      sums = parallel_sum_spans<1>(rows, grain, [&](std::int64_t b, std::int64_t end, std::int64_t bs, Sums<1>* part) {
+        kernels::ce_probs_rows(rows_args, b, end, bs, &part[0][0]);
+      });
+      done = true;
+    }
+  }
+  if (!done) {
+    sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
+      double acc = 0;
+      for (std::int64_t i = b; i < end; ++i) {
+        const std::int64_t n = i / D, d = i % D;
         const double gs = use_g_tensor ? static_cast<double>(gnd.at(n, d)) : scale;
-        T* g = &gi.at(n, 0, d);
-        for (std::int64_t c = 0; c < C; ++c) {
-          const double tc = (1.0 - e) * static_cast<double>(tr[c * t.sC]) + eC;
-          const double ac = (w ? static_cast<double>(w[c]) : 1.0) * tc;
-          const double p = std::exp(static_cast<double>(xr[c * x.sC]) - lse);
-          g[c * gi.sC] = static_cast<T>(gs * (A * p - ac));
+        T* g = has_backward(pass) ? &gi.at(n, 0, d) : nullptr;
+        const double li = kernels::ce_probs_row_ref<T>(&x.at(n, 0, d), x.sC, &t.at(n, 0, d), t.sC, C, w, e, eC, g,
+                                                      gi.sC, gs);
+        if (has_forward(pass)) {
+          if (r == Reduction::None) out_nd.at(n, d) = static_cast<T>(li);
+          else acc += li;
         }
       }
-    }
-    return Sums<1>{acc};
-  });
+      return Sums<1>{acc};
+    });
+  }
   if (has_forward(pass)) {
     if (r == Reduction::None) io.flush_out();
     else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
