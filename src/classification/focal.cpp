@@ -92,19 +92,19 @@ struct SoftmaxFocalKernel {
     h = -a * (mod - second);
   }
   double operator()(const detail::RowIn<T, TT>& r, T* g, std::int64_t sg, double gs) const {
-    const double lse = kernels::row_stats<T>(r.x, r.sx, r.C, nullptr, false).lse;
+    const kernels::RowStats rs = kernels::row_stats<T>(r.x, r.sx, r.C, nullptr, false);
     double loss = 0, H = 0;
     for (std::int64_t c = 0; c < r.C; ++c) {
       const double a = (class_alpha ? static_cast<double>(class_alpha[c]) : alpha) * tprime(r, c);
       if (a == 0) continue;
       double l, h;
-      term(a, static_cast<double>(r.x[c * r.sx]) - lse, l, h);
+      term(a, rs.logp(static_cast<double>(r.x[c * r.sx])), l, h);
       loss += l;
       H += h;
     }
     if (g) {
       for (std::int64_t c = 0; c < r.C; ++c) {
-        const double lp = static_cast<double>(r.x[c * r.sx]) - lse;
+        const double lp = rs.logp(static_cast<double>(r.x[c * r.sx]));
         const double a = (class_alpha ? static_cast<double>(class_alpha[c]) : alpha) * tprime(r, c);
         double l = 0, h = 0;
         if (a != 0) term(a, lp, l, h);

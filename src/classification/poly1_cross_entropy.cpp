@@ -21,12 +21,12 @@ struct Poly1Kernel {
     else return static_cast<double>(r.t[c * r.st]);
   }
   double operator()(const detail::RowIn<T, TT>& r, T* g, std::int64_t sg, double gs) const {
-    const double lse = kernels::row_stats<T>(r.x, r.sx, r.C, nullptr, false).lse;
+    const kernels::RowStats rs = kernels::row_stats<T>(r.x, r.sx, r.C, nullptr, false);
     double ce = 0, one_minus_pt = 0, A = 0, S = 0;
     auto visit = [&](std::int64_t c) {
       const double t = t_of(r, c);
       if (t == 0) return;  // 0 * log 0 = 0: masked (-inf) classes stay finite
-      const double lp = static_cast<double>(r.x[c * r.sx]) - lse;
+      const double lp = rs.logp(static_cast<double>(r.x[c * r.sx]));
       ce -= t * lp;
       one_minus_pt += t * -std::expm1(lp);
       A += t;
@@ -38,7 +38,7 @@ struct Poly1Kernel {
     if (g) {
       // d l / d x_k = p_k (A + eps S) - t_k (1 + eps p_k)
       for (std::int64_t c = 0; c < r.C; ++c) {
-        const double p = std::exp(static_cast<double>(r.x[c * r.sx]) - lse);
+        const double p = std::exp(rs.logp(static_cast<double>(r.x[c * r.sx])));
         g[c * sg] = static_cast<T>(gs * (p * (A + eps * S) - t_of(r, c) * (1.0 + eps * p)));
       }
     }

@@ -170,9 +170,12 @@ HWY_INLINE bool CeShortBlock(const CeIdsRows<T, G>& a, std::int64_t r0, double* 
     alignas(64) float af[kMax], gyf[kMax];
     const double e1 = 1.0 - a.k.e;
     auto half = [&](VD S, VD m, VD xyd, VD wy, VD gs, VD ws, VD eyd, std::size_t off) LOSSKIT_ALWAYS_INLINE {
-      const VD lse = hn::Add(m, hn::Log(dd, S));
-      VD l = hn::Mul(hn::Mul(hn::Set(dd, e1), wy), hn::Sub(lse, xyd));
-      if (smooth) l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Sub(hn::Mul(hn::Set(dd, a.k.W), lse), ws)));
+      const VD logS = hn::Log(dd, S);  // (m - x_y) + log S, as in the per-row path
+      VD l = hn::Mul(hn::Mul(hn::Set(dd, e1), wy), hn::Add(hn::Sub(m, xyd), logS));
+      if (smooth) {
+        const VD W = hn::Set(dd, a.k.W);
+        l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Add(hn::Mul(W, logS), hn::Sub(hn::Mul(W, m), ws))));
+      }
       hn::StoreU(l, dd, loss + off);
       if (!a.g) return;
       const VD gs_used = a.gvec ? gs : hn::Set(dd, a.gs);  // the exact float64 scale when uniform
@@ -482,9 +485,9 @@ HWY_INLINE void CeIdsRowsT(const CeIdsRows<T, G>& a, std::int64_t begin, std::in
         const RowPart& p = parts[j];
         double l = p.loss;
         if (!p.done) {
-          const double lse = p.m + logS[j];
-          l = (1.0 - a.k.e) * p.wy * (lse - p.xy);
-          if (a.k.e > 0) l += a.k.eC * (a.k.W * lse - p.ws);
+          // (m - x_y) + log S: m + log S would round log S away next to huge logits.
+          l = (1.0 - a.k.e) * p.wy * ((p.m - p.xy) + logS[j]);
+          if (a.k.e > 0) l += a.k.eC * (a.k.W * logS[j] + (a.k.W * p.m - p.ws));
         }
         if (a.out) a.out[idx[j] * a.so] = static_cast<float>(l);
         else block_sums[(idx[j] - begin) / bs * stride] += l;

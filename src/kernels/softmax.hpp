@@ -49,24 +49,26 @@ double ce_ids_row_ref(const T* x, std::int64_t sx, std::int64_t C, std::int64_t 
                       G* g, std::int64_t sg, double gs) {
   double m = -std::numeric_limits<double>::infinity();
   for (std::int64_t c = 0; c < C; ++c) m = std::max(m, to_f64(x[c * sx]));
-  double lse = m;
+  // log p_c = (x_c - m) - log S, as PyTorch's log_softmax: m + log S would round log S away
+  // next to huge logits (|x| > ~1e16 in float64).
+  double log_s = 0;
   if (!(std::isinf(m) && m < 0)) {
     double s = 0;
     for (std::int64_t c = 0; c < C; ++c) s += std::exp(to_f64(x[c * sx]) - m);
-    lse = m + std::log(s);
+    log_s = std::log(s);
   }
   const double wy = w ? to_f64(w[y]) : 1.0;
   const double xy = to_f64(x[y * sx]);
-  double loss = (1.0 - k.e) * wy * (lse - xy);
+  double loss = (1.0 - k.e) * wy * ((m - xy) + log_s);
   if (k.e > 0) {
     double ws = 0;
     for (std::int64_t c = 0; c < C; ++c) ws += (w ? to_f64(w[c]) : 1.0) * to_f64(x[c * sx]);
-    loss += k.eC * (k.W * lse - ws);
+    loss += k.eC * (k.W * log_s + (k.W * m - ws));
   }
   if (g) {
     const double A = ((1.0 - k.e) * wy + k.eC * k.W) * gs, B = k.eC * gs;
     for (std::int64_t c = 0; c < C; ++c) {
-      const double p = std::exp(to_f64(x[c * sx]) - lse);
+      const double p = std::exp((to_f64(x[c * sx]) - m) - log_s);
       double v = A * p - B * (w ? to_f64(w[c]) : 1.0);
       if (c == y) v -= (1.0 - k.e) * wy * gs;
       g[c * sg] = from_f64<G>(v);

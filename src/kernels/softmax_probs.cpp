@@ -13,14 +13,14 @@
 //      taken exactly: its float32 rounding error r (TwoSum) is put back as e_c (1 + r); so a
 //      large |x_c - m| costs no accuracy. S = sum e_c (float32 over four vectors, then float64
 //      lanes). e_c is kept in the float32 gradient row (or a per-thread scratch row when the
-//      gradient is streamed). lse = m + log(S) and loss = A lse - X in float64.
+//      gradient is streamed). loss = A log S + (A m - X) in float64.
 //   3. g_c = alpha e_c - gs a_c with alpha = gs A / S rounded to float32 (one multiply and one
 //      fused multiply-add per entry), streamed with non-temporal stores for large gradients.
 //
 // Accuracy against the float64 reference (ce_probs_row_ref): a_c and a_c x_c carry one or two
 // float32 roundings each, so A and X are within about 2^-23 of sum_c |a_c| and sum_c |a_c x_c|;
-// S is within about 2 float32 ULP, so lse is within about 2.4e-7 absolute; the row loss is
-// within about 2.4e-7 (A |lse| + sum_c |a_c x_c| + A) absolute (relative 1e-6 or better unless
+// S is within about 2 float32 ULP, so log S is within about 2.4e-7 absolute; the row loss is
+// within about 2.4e-7 (A |m + log S| + sum_c |a_c x_c| + A) absolute (relative 1e-6 or better unless
 // the loss itself cancels to far below its terms). Gradient entries are within a few float32
 // ULP of max(|g_c|, gs A p_c): e_c under 1 ULP plus the compensation's rounding, alpha 0.5 ULP,
 // gs a_c 0.5 ULP, the FMA 0.5 ULP; exps below 2^-126 are flushed to zero (an absolute error
@@ -148,8 +148,10 @@ HWY_INLINE double ProbsRow(const CeProbsRows& a, std::int64_t row, float* scratc
     accS.add(ev);
   }
   const double S = accS.sum();
-  const double lse = static_cast<double>(m) + std::log(S);
-  const double loss = A * lse - X;
+  // A (m + log S) - X, as A log S + (A m - X): m + log S would round log S away next to huge
+  // logits (the scalar row takes log p = (x - m) - log S for the same reason).
+  const double logS = std::log(S);
+  const double loss = A * logS + (A * static_cast<double>(m) - X);
   if (!g) return loss;
 
   // ---- sweep 3: g_c = alpha e_c - gs a_c ----

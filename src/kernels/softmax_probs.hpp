@@ -20,21 +20,20 @@ namespace losskit::kernels {
 template <class T>
 double ce_probs_row_ref(const T* x, std::int64_t sx, const T* t, std::int64_t st, std::int64_t C, const T* w,
                         double e, double eC, T* g, std::int64_t sg, double gs) {
-  const double lse = row_stats<T>(x, sx, C, nullptr, false).lse;
-  double A = 0, ax = 0;
+  const RowStats rs = row_stats<T>(x, sx, C, nullptr, false);
+  double A = 0, loss = 0;
   for (std::int64_t c = 0; c < C; ++c) {
     const double tc = (1.0 - e) * static_cast<double>(t[c * st]) + eC;
     const double ac = (w ? static_cast<double>(w[c]) : 1.0) * tc;
     if (ac == 0) continue;  // 0 * logp = 0, even where logp = -inf
     A += ac;
-    ax += ac * static_cast<double>(x[c * sx]);
+    loss -= ac * rs.logp(static_cast<double>(x[c * sx]));
   }
-  const double loss = A * lse - ax;
   if (g) {
     for (std::int64_t c = 0; c < C; ++c) {
       const double tc = (1.0 - e) * static_cast<double>(t[c * st]) + eC;
       const double ac = (w ? static_cast<double>(w[c]) : 1.0) * tc;
-      const double p = std::exp(static_cast<double>(x[c * sx]) - lse);
+      const double p = std::exp(rs.logp(static_cast<double>(x[c * sx])));
       g[c * sg] = static_cast<T>(gs * (A * p - ac));
     }
   }

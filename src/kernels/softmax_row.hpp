@@ -9,8 +9,13 @@
 namespace losskit::kernels {
 
 struct RowStats {
-  double lse = 0;     ///< log(sum_c exp(x_c))
+  double lse = 0;     ///< log(sum_c exp(x_c)) = m + log_s
+  double m = 0;       ///< max_c x_c
+  double log_s = 0;   ///< log(sum_c exp(x_c - m))
   double wsum_x = 0;  ///< sum_c w_c x_c (only when asked)
+  /// log softmax at a logit of the row: (x - m) - log_s, as PyTorch's log_softmax (x - lse
+  /// would lose log_s next to huge logits).
+  double logp(double x) const { return (x - m) - log_s; }
 };
 
 /// lse of x[0], x[sx], ..., x[(C-1) sx]; with want_wsum also sum_c w_c x_c (w null means 1).
@@ -20,12 +25,14 @@ RowStats row_stats(const T* x, std::int64_t sx, std::int64_t C, const T* w, bool
   double m = -std::numeric_limits<double>::infinity();
   for (std::int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(x[c * sx]));
   RowStats st;
+  st.m = m;
   if (std::isinf(m) && m < 0) {
     st.lse = m;
   } else {
     double s = 0;
     for (std::int64_t c = 0; c < C; ++c) s += std::exp(static_cast<double>(x[c * sx]) - m);
-    st.lse = m + std::log(s);
+    st.log_s = std::log(s);
+    st.lse = m + st.log_s;
   }
   if (want_wsum) {
     double ws = 0;
@@ -33,16 +40,6 @@ RowStats row_stats(const T* x, std::int64_t sx, std::int64_t C, const T* w, bool
     st.wsum_x = ws;
   }
   return st;
-}
-
-/// g_c = alpha * exp(x_c - lse) - beta * w_c   (w null means 1). g may alias x exactly.
-template <class T>
-void softmax_grad_row(const T* x, std::int64_t sx, T* g, std::int64_t sg, std::int64_t C, double lse, double alpha,
-                      double beta, const T* w) {
-  for (std::int64_t c = 0; c < C; ++c) {
-    const double p = std::exp(static_cast<double>(x[c * sx]) - lse);
-    g[c * sg] = static_cast<T>(alpha * p - beta * (w ? static_cast<double>(w[c]) : 1.0));
-  }
 }
 
 /// g_c = v for c in [0, C).

@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <losskit/losskit.hpp>
@@ -386,6 +387,43 @@ TEST(CrossEntropy, HugeLogitsStayFinite) {
   const std::vector<std::int64_t> y{1};
   const auto v = losskit::cross_entropy(ConstView<double>(x.data(), {1, 2}), ConstView<std::int64_t>(y.data(), {1}));
   EXPECT_DOUBLE_EQ(v.item(), 2e4);
+}
+
+// Logits so large that m + log S rounds to m (1e30: ulp about 1.4e14 in float64): log p must
+// still be (x - m) - log S, as PyTorch's log_softmax, so two tied top classes give log 2 and
+// gradients -1/2, +1/2 (x - lse would give a loss of 0 and p = 1 for both). Every path: the
+// scalar float64 row, the float32 pipeline (C = 40), short rows one at a time (C = 3) and in
+// groups (20 rows), probability targets, float and double.
+TEST(CrossEntropy, HugeLogitsKeepLogSumExp) {
+  for (const std::int64_t C : {3, 40}) {
+    for (const std::int64_t N : {1, 20}) {
+      SCOPED_TRACE("N = " + std::to_string(N) + ", C = " + std::to_string(C));
+      std::vector<double> x(static_cast<std::size_t>(N * C), 0.0), t(x.size(), 0.0);
+      std::vector<std::int64_t> y(static_cast<std::size_t>(N), 0);
+      for (std::int64_t n = 0; n < N; ++n) {
+        x[static_cast<std::size_t>(n * C)] = x[static_cast<std::size_t>(n * C + 1)] = 1e30;
+        t[static_cast<std::size_t>(n * C)] = 1.0;
+      }
+      const std::vector<float> xf(x.begin(), x.end()), tf(t.begin(), t.end());
+      auto check = [&](auto tag, const auto& xs, const auto& tgt, const Shape& tshape) {
+        using T = decltype(tag);
+        std::vector<T> out(1), g(xs.size());
+        losskit::cross_entropy_forward_backward(ConstView<T>(xs.data(), {N, C}), ConstView<std::remove_cvref_t<decltype(tgt[0])>>(tgt.data(), tshape),
+                                                TensorView<T>(out.data(), {}), TensorView<T>(g.data(), {N, C}),
+                                                CrossEntropyOptions<T>{.reduction = Reduction::Sum});
+        EXPECT_NEAR(out[0], static_cast<double>(N) * std::log(2.0), 1e-6 * static_cast<double>(N));
+        for (std::int64_t n = 0; n < N; ++n) {
+          EXPECT_NEAR(g[static_cast<std::size_t>(n * C)], -0.5, 1e-6) << n;
+          EXPECT_NEAR(g[static_cast<std::size_t>(n * C + 1)], 0.5, 1e-6) << n;
+          EXPECT_EQ(g[static_cast<std::size_t>(n * C + 2)], T(0)) << n;
+        }
+      };
+      check(double{}, x, y, {N});
+      check(float{}, xf, y, {N});
+      check(double{}, x, t, {N, C});
+      check(float{}, xf, tf, {N, C});
+    }
+  }
 }
 
 TEST(CrossEntropy, MinusInfinityMaskedClasses) {
