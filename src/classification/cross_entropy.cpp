@@ -120,7 +120,7 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
           .g = has_backward(pass) ? gi.data : nullptr, .sgN = gi.sN, .sgC = gi.sC, .gs = scale,
           .gvec = use_g_tensor ? a.g.data : nullptr, .sgvN = a.g.sN, .sgvD = a.g.sD,
           .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .soN = out_nd.sN,
-          .soD = out_nd.sD};
+          .soD = out_nd.sD, .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
       sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
         return Sums<1>{kernels::ce_ids_spatial(sa, b, end)};
       });

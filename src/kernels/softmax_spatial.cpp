@@ -39,6 +39,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
 #include <hwy/aligned_allocator.h>
+#include <hwy/cache_control.h>
 #include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 
@@ -69,6 +70,9 @@ HWY_INLINE VD PartD(VF v, int h) {
   return hn::PromoteTo(DD(), h ? hn::UpperHalf(dh, v) : hn::LowerHalf(dh, v));
 }
 #endif
+
+/// Floats ahead of the current block that sweep 1 prefetches in each class row.
+constexpr std::int64_t kPrefetchAhead = 256;
 
 /// k values at p (a full vector when kFull), other lanes 0.
 template <bool kFull>
@@ -110,7 +114,8 @@ inline double ScalarBlock(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0
 /// the input, whose class rows are often a power of two apart and evict each other), then their
 /// exps. Returns the block's loss sum (position order).
 template <bool kSmooth, bool kGrad, bool kFull>
-HWY_INLINE double Block(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0, std::size_t k, float* buf) {
+HWY_INLINE double Block(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0, std::size_t k, float* buf,
+                        bool stream) {
   const DF d;
   const DI di;
   const DD dd;
@@ -143,6 +148,7 @@ HWY_INLINE double Block(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0, 
   for (int h = 0; h < kHalves; ++h) ws[h] = hn::Zero(dd);
   for (std::int64_t c = 0; c < C; ++c) {
     const VF v = Ld<kFull>(d, xb + c * a.sxC, k);
+    hwy::Prefetch(xb + c * a.sxC + kPrefetchAhead);
     hn::Store(v, d, buf + c * static_cast<std::int64_t>(N));
     vmax = hn::Max(vmax, v);
     vsum = hn::Add(vsum, v);
@@ -208,7 +214,8 @@ HWY_INLINE double Block(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0, 
       if constexpr (kSmooth) gv = hn::NegMulAdd(vb, hn::Set(d, a.w ? a.w[c] : 1.0f), gv);
       gv = hn::IfThenElse(hn::RebindMask(d, hn::Eq(yvec, hn::Set(di, static_cast<std::int32_t>(c)))), vgy, gv);
       if (any_ign) gv = hn::IfThenZeroElse(ign, gv);
-      St<kFull>(d, gv, gb + c * a.sgC, k);
+      if (kFull && stream) hn::Stream(gv, d, gb + c * a.sgC);  // aligned (see Rows)
+      else St<kFull>(d, gv, gb + c * a.sgC, k);
     }
   }
 
@@ -230,17 +237,29 @@ double Rows(const CeIdsSpatial& a, std::int64_t begin, std::int64_t end) {
   const hwy::AlignedFreeUniquePtr<float[]> buf_v =
       hwy::AllocateAligned<float>(static_cast<std::size_t>(std::max<std::int64_t>(a.C, 1) * N));
   float* ebuf = buf_v.get();
+  // Full blocks start where (phase + d) % N == 0: at multiples of N within an item, or, when
+  // streaming the gradient, where its vectors are aligned (the class and item strides are then
+  // multiples of N, so one phase serves every class and item). A partial block before and after.
+  const std::uintptr_t gaddr = reinterpret_cast<std::uintptr_t>(a.g);
+  const bool stream = kGrad && a.stream && a.g != a.x && gaddr % sizeof(float) == 0 && a.sgC % N == 0 &&
+                      a.sgN % N == 0;
+  const std::int64_t phase = stream ? static_cast<std::int64_t>((gaddr / sizeof(float)) % static_cast<std::uintptr_t>(N)) : 0;
   double sum = 0;
   std::int64_t i = begin;
   while (i < end) {
     const std::int64_t n = i / a.D, d0 = i % a.D;
     const std::int64_t stop = std::min(a.D, d0 + (end - i));  // end of this item's part of the range
     std::int64_t dpos = d0;
-    for (; dpos + N <= stop; dpos += N) sum += Block<kSmooth, kGrad, true>(a, n, dpos, static_cast<std::size_t>(N), ebuf);
+    const std::int64_t head = std::min(stop - d0, (N - (phase + d0) % N) % N);
+    if (head > 0) sum += Block<kSmooth, kGrad, false>(a, n, dpos, static_cast<std::size_t>(head), ebuf, false);
+    dpos += head;
+    for (; dpos + N <= stop; dpos += N)
+      sum += Block<kSmooth, kGrad, true>(a, n, dpos, static_cast<std::size_t>(N), ebuf, stream);
     if (dpos < stop)
-      sum += Block<kSmooth, kGrad, false>(a, n, dpos, static_cast<std::size_t>(stop - dpos), ebuf);
+      sum += Block<kSmooth, kGrad, false>(a, n, dpos, static_cast<std::size_t>(stop - dpos), ebuf, false);
     i += stop - d0;
   }
+  if (stream) hwy::FlushStream();
   return sum;
 }
 

@@ -30,6 +30,9 @@ struct CeIdsSpatial {
   std::int64_t sgvN = 0, sgvD = 0;
   float* out = nullptr;               ///< per-position loss (Reduction::None), null: summed only
   std::int64_t soN = 0, soD = 0;
+  /// Write the gradient with non-temporal stores (gradients much larger than the caches: no
+  /// read of each line before it is written). Ignored when g == x (in-place).
+  bool stream = false;
 };
 
 /// Rows [begin, end): writes gradients / per-position losses and returns the sum of the row

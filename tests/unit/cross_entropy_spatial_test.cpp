@@ -49,6 +49,10 @@ struct Problem {
   }
 };
 
+/// Floats before the gradient in its buffer (moves the alignment of the SIMD path's streamed
+/// gradient stores).
+std::size_t g_grad_offset = 0;
+
 struct Result {
   std::vector<float> out, grad;
 };
@@ -72,8 +76,9 @@ Result run(const Problem& p, Call call, Reduction r, bool scalar_path, bool stri
   }
   const Shape lshape{N, D}, lstrides{D * sa, sa};
   const ConstView<std::int64_t> yv(yb.data(), lshape, lstrides);
-  std::vector<float> gb(xb.size(), 12345.0f);
-  TensorView<float> gv(inplace ? xb.data() : gb.data(), shape, strides);
+  std::vector<float> gbuf(xb.size() + g_grad_offset, 12345.0f);
+  float* const gdata = gbuf.data() + g_grad_offset;
+  TensorView<float> gv(inplace ? xb.data() : gdata, shape, strides);
   const ConstView<float> xv(xb.data(), shape, strides);
   const bool none = r == Reduction::None;
   std::vector<float> ob(static_cast<std::size_t>(none ? N * D * sa : 1), 999.0f);
@@ -94,7 +99,7 @@ Result run(const Problem& p, Call call, Reduction r, bool scalar_path, bool stri
     else res.out.push_back(ob[0]);
   }
   if (call != Call::Forward) {
-    const std::vector<float>& g = inplace ? xb : gb;
+    const float* g = inplace ? xb.data() : gdata;
     for (std::int64_t i = 0; i < N * C * D; ++i) res.grad.push_back(g[static_cast<std::size_t>(i * s)]);
   }
   return res;
@@ -236,6 +241,24 @@ TEST(CrossEntropySpatial, EveryOptionOnLongRows) {
   for (int opt = 0; opt < 12; ++opt) {
     const Problem p = make(rng, 3, 21, 1000 + 17, opt);
     check_all_calls(p, opt);
+  }
+}
+
+TEST(CrossEntropySpatial, LargeGradientStreamed) {
+  // Gradients of at least kernels::kStreamBytes (32 MiB) whose class and item strides are
+  // multiples of the lanes are written with non-temporal stores, in aligned blocks between a
+  // partial head and tail per item: several alignments of the gradient.
+  Rng rng(13);
+  const Problem p = make(rng, 2, 16, (std::int64_t{1} << 18) + 16, 5);  // 33.6 MB of gradient
+  for (const auto& [r, call] : {std::pair{Reduction::None, Call::Backward}, std::pair{Reduction::Mean, Call::ForwardBackward}}) {
+    const Result ref = run(p, call, r, true);
+    for (std::size_t off : {0, 1, 7}) {
+      g_grad_offset = off;
+      const std::string what = p.str() + " grad offset " + std::to_string(off) + " " +
+                               std::string(losskit::to_string(r)) + " " + name_of(call);
+      expect_close(p, call, r, run(p, call, r, false), ref, what);
+    }
+    g_grad_offset = 0;
   }
 }
 
