@@ -18,6 +18,12 @@
 //      (B = eC gs; gs the per-position upstream gradient, or the call's float64 scale);
 //   3. g_c = a e_c - B w_c in float32, the target class's lane replaced by the target entry
 //      rounded once from float64 (a float32 p_y - 1 would lose digits), ignored positions 0.
+// Memory: sweep 1 prefetches each class row 1 KiB ahead (the C rows are D floats apart, for
+// images a power of two: C concurrent streams that the hardware prefetchers alone serve badly;
+// 2-3x faster on 8x21x256x256). Gradients of at least kStreamBytes whose class and item strides
+// are multiples of the lanes are written with non-temporal stores: full blocks then start where
+// the gradient's vectors are aligned (a partial block before and after, per item), so each
+// store writes one whole aligned vector without reading its line first.
 // Ignored positions (y == ignore_index) give loss 0 and gradient 0 whatever their logits hold.
 // A block where a position that is not ignored holds NaN or +inf, or only -inf (lane-wise: the
 // float32 sum of its logits is NaN, or its max is not finite), is done by the scalar float64
@@ -25,15 +31,20 @@
 // block is written (so in-place gradients are safe): special values behave exactly as on the
 // scalar path.
 //
-// Accuracy against the float64 formula: x_c - m is one float32 rounding, exp under 1 float32
-// ULP (0 below -87.33, i.e. terms under 2^-126 dropped), S within about 2 float32 ULP (8-term
-// float32 partials into float64), log(S) and the loss float64 (Highway's float64 Log): the loss
-// is within about 2e-7 of lse absolute, a few 1e-7 relative in practice (tests check 1e-6).
-// Gradient entries are within a few float32 ULP of max(|g_c|, a e_c); the target entry is
-// formed in float64 from the float32 e_y and S. Results depend only on each position's values
-// (lane-wise, fixed order), except that a fallback block is computed whole by the scalar
-// reference; blocks are fixed by the call's range, so results are bitwise independent of the
-// thread count.
+// Accuracy against the float64 formula (the scalar path): x_c - m is one float32 rounding (an
+// absolute error up to |x_c - m| 2^-24, which scales e_c by as much), exp under 1 float32 ULP
+// (0 below -87.33, i.e. terms under 2^-126 dropped where the scalar path may keep a float32
+// subnormal gradient), S within about 2 float32 ULP (8-term float32 partials into float64),
+// log(S) and the loss float64 (Highway's float64 Log): the loss is within about 2e-7 of lse
+// absolute, a few 1e-7 relative in practice (tests check 1e-6). Gradient entries are within
+// (a few + |x_c - m|) float32 ULP of max(|g_c|, a e_c) (tests: 8 + 2 |x_c - m|); the target
+// entry is formed in float64 from the float32 e_y and S. One deliberate difference: with tied
+// huge maxima (|m| above about 1e16) the scalar reference's p = exp(x - lse) loses log(S) in
+// the rounding of lse = m + log(S) (p_c = 1 for each tied class), while p = e / S here stays
+// right (1 / ties, as PyTorch's log_softmax gives). Results depend only on each position's
+// values (lane-wise, fixed order), except that a fallback block is computed whole by the
+// scalar reference; blocks are fixed by the call's range and the gradient's address, never by
+// the thread count, so results are bitwise independent of it.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/softmax_spatial.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep

@@ -4,6 +4,7 @@
 // 2 (the canonical layout then has sD != 1). Every class count, every tail length, every option,
 // every call form; extreme inputs; thread-count determinism.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <cmath>
@@ -303,6 +304,33 @@ TEST(CrossEntropySpatial, ExtremeInputsAsScalarPath) {
       check_all_calls(p, opt);
     }
   }
+}
+
+TEST(CrossEntropySpatial, EveryCompiledTarget) {
+  // The kernel compiled for each instruction set this CPU runs (AVX-512, AVX2, SSE4, ...):
+  // other lane counts, so other tails and block boundaries; extreme values included.
+  const auto targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (const std::int64_t t : targets) {
+    hwy::SetSupportedTargetsForTest(t);
+    SCOPED_TRACE(std::string("target ") + hwy::TargetName(t));
+    Rng rng(17);
+    int opt = 0;
+    for (std::int64_t C : {1, 3, 21}) {
+      for (std::int64_t D : {2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 1001}) {
+        Problem p = make(rng, 2, C, D, opt % 12);
+        if (D > 9) {
+          p.x[static_cast<std::size_t>(C * D + 3)] = kNaNF;  // item 1, class 0, position 3
+          p.x[static_cast<std::size_t>(5)] = kInfF;          // item 0, class 0, position 5
+        }
+        check_all_calls(p, opt);
+        ++opt;
+        if (HasFailure()) break;
+      }
+    }
+    if (HasFailure()) break;
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 TEST(CrossEntropySpatial, SimdPathIsTaken) {
