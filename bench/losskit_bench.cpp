@@ -288,7 +288,8 @@ void add_ce_spatial(std::int64_t N, std::int64_t C, std::int64_t H, std::int64_t
     init();
     losskit::cross_entropy_forward_backward(ConstView<float>(d->x.data(), {N, C, H, W}),
                                             ConstView<std::int64_t>(d->y.data(), {N, H, W}),
-                                            TensorView<float>(&d->out, {}), TensorView<float>(d->g.data(), {N, C, H, W}));
+                                            TensorView<float>(&d->out, {}),
+                                            TensorView<float>(d->g.data(), {N, C, H, W}));
     benchmark::DoNotOptimize(d->out);
   };
   c->torch = [d, init, N, C, H, W] {

@@ -147,7 +147,8 @@ HWY_INLINE double Block(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0, 
     }
     yv[j] = static_cast<std::int32_t>(y);
     wyv[j] = y < 0 ? 0.0f : (a.w ? a.w[y] : 1.0f);
-    if constexpr (kGrad) gsv[j] = a.gvec && y >= 0 ? a.gvec[n * a.sgvN + (d0 + static_cast<std::int64_t>(j)) * a.sgvD] : 0.0f;
+    if constexpr (kGrad)
+      gsv[j] = a.gvec && y >= 0 ? a.gvec[n * a.sgvN + (d0 + static_cast<std::int64_t>(j)) * a.sgvD] : 0.0f;
   }
   const VI yvec = hn::Load(di, yv);
   const auto ign = hn::RebindMask(d, hn::Lt(yvec, hn::Zero(di)));
@@ -202,7 +203,8 @@ HWY_INLINE double Block(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0, 
     const VD wy = PartD(wyf, h);
     const VD lse = hn::Add(PartD(vmax, h), hn::Log(dd, Sd));
     VD l = hn::Mul(hn::Mul(hn::Set(dd, e1), wy), hn::Sub(lse, PartD(xy, h)));
-    if constexpr (kSmooth) l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Sub(hn::Mul(hn::Set(dd, a.k.W), lse), ws[h])));
+    if constexpr (kSmooth)
+      l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Sub(hn::Mul(hn::Set(dd, a.k.W), lse), ws[h])));
     hn::Store(l, dd, loss + h * NH);
     if constexpr (kGrad) {
       const VD gs = a.gvec ? PartD(gsf, h) : hn::Set(dd, a.gs);  // the exact float64 scale when uniform
@@ -254,7 +256,8 @@ double Rows(const CeIdsSpatial& a, std::int64_t begin, std::int64_t end) {
   const std::uintptr_t gaddr = reinterpret_cast<std::uintptr_t>(a.g);
   const bool stream = kGrad && a.stream && a.g != a.x && gaddr % sizeof(float) == 0 && a.sgC % N == 0 &&
                       a.sgN % N == 0;
-  const std::int64_t phase = stream ? static_cast<std::int64_t>((gaddr / sizeof(float)) % static_cast<std::uintptr_t>(N)) : 0;
+  const std::int64_t phase =
+      stream ? static_cast<std::int64_t>((gaddr / sizeof(float)) % static_cast<std::uintptr_t>(N)) : 0;
   double sum = 0;
   std::int64_t i = begin;
   while (i < end) {

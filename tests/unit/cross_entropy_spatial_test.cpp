@@ -161,7 +161,9 @@ void expect_close(const Problem& p, Call call, Reduction r, const Result& simd, 
       double S = 0;
       for (std::int64_t c = 0; c < C; ++c) S += std::exp(xat(n, c, d) - m);
       const double wy = y == p.ignore ? 0.0 : p.w.empty() ? 1.0 : p.w[static_cast<std::size_t>(y)];
-      const double g_up = call == Call::Backward ? (r == Reduction::None ? std::fabs(p.gup[static_cast<std::size_t>(n * D + d)]) : 0.7) : 1.0;
+      const double g_up = call != Call::Backward       ? 1.0
+                          : r == Reduction::None ? std::fabs(p.gup[static_cast<std::size_t>(n * D + d)])
+                                                 : 0.7;
       const double gs = r == Reduction::Mean ? g_up / total_weight : g_up;
       const double A = ((1 - e) * wy + eC * W) * gs;
       for (std::int64_t c = 0; c < C && failures < 5; ++c) {
@@ -251,7 +253,8 @@ TEST(CrossEntropySpatial, LargeGradientStreamed) {
   // partial head and tail per item: several alignments of the gradient.
   Rng rng(13);
   const Problem p = make(rng, 2, 16, (std::int64_t{1} << 18) + 16, 5);  // 33.6 MB of gradient
-  for (const auto& [r, call] : {std::pair{Reduction::None, Call::Backward}, std::pair{Reduction::Mean, Call::ForwardBackward}}) {
+  for (const auto& [r, call] :
+       {std::pair{Reduction::None, Call::Backward}, std::pair{Reduction::Mean, Call::ForwardBackward}}) {
     const Result ref = run(p, call, r, true);
     for (std::size_t off : {0, 1, 7}) {
       g_grad_offset = off;
