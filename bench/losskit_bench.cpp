@@ -321,6 +321,45 @@ void add_pointwise_losses(std::int64_t n) {
   }, [](const auto& x, const auto& y) { return F::binary_cross_entropy(x, y); }, true);
 }
 
+// Semantic-segmentation cross_entropy: logits (N, C, H, W), class ids (N, H, W), mean; the
+// spatial SIMD kernel (lanes along the positions).
+void add_ce_spatial(std::int64_t N, std::int64_t C, std::int64_t H, std::int64_t W) {
+  struct D {
+    std::vector<float> x, g;
+    std::vector<std::int64_t> y;
+    float out = 0;
+  };
+  auto d = std::make_shared<D>();
+  const std::int64_t n = N * C * H * W;
+  auto init = [d, N, H, W, C, n] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(n), 1);
+    d->g.assign(d->x.size(), 0.0f);
+    d->y = labels(N * H * W, C, false, 2);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = "ce_spatial_" + std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) + "x" +
+            std::to_string(W);
+  c->bytes = 8.0 * static_cast<double>(n) + 8.0 * static_cast<double>(N * H * W);  // logits, gradient, targets
+  c->losskit = [d, init, N, C, H, W] {
+    init();
+    losskit::cross_entropy_forward_backward(ConstView<float>(d->x.data(), {N, C, H, W}),
+                                            ConstView<std::int64_t>(d->y.data(), {N, H, W}),
+                                            TensorView<float>(&d->out, {}),
+                                            TensorView<float>(d->g.data(), {N, C, H, W}));
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, N, C, H, W] {
+    init();
+    auto x = wrap(d->x.data(), {N, C, H, W}).requires_grad_(true);
+    auto y = torch::from_blob(d->y.data(), {N, H, W}, torch::kInt64);
+    auto l = F::cross_entropy(x, y);
+    l.backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
 // dice_loss with softmax over the channels, float one-hot targets; the libtorch baseline is the
 // composed MONAI-style expression (softmax, three spatial sums, the ratio, mean) + autograd.
 void add_dice(std::int64_t B, std::int64_t C, std::int64_t Dd, std::int64_t H, std::int64_t W) {
@@ -423,6 +462,7 @@ int main(int argc, char** argv) {
   add_ce(65536, 10, true);
   add_ce_bf16(4096, 32000);
   add_ce_probs(4096, 1000);
+  add_ce_spatial(8, 21, 256, 256);
   add_nll(8192, 1000);
   add_kl(4096, 4096);
   add_dice(8, 4, 128, 128, 64);

@@ -12,6 +12,7 @@
 #include "kernels/softmax.hpp"
 #include "kernels/softmax_probs.hpp"
 #include "kernels/softmax_row.hpp"
+#include "kernels/softmax_spatial.hpp"
 #include "losskit/classification.hpp"
 
 namespace losskit {
@@ -106,6 +107,23 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
       sums = detail::parallel_sum_spans<1>(rows, grain, [&](std::int64_t b, std::int64_t end, std::int64_t bs,
                                                             Sums<1>* part) {
         kernels::ce_ids_rows(rows_args, b, end, bs, &part[0][0], 1);
+      });
+      done = true;
+    }
+  }
+  // Spatial float32 inputs (N, C, d1..dk) with unit stride along the positions: SIMD kernel with
+  // lanes along the positions (kernels/softmax_spatial.hpp).
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && std::is_same_v<A, float>) {
+    if (!done && D > 1 && a.x.sD == 1 && (!has_backward(pass) || gi.sD == 1)) {
+      const kernels::CeIdsSpatial sa{
+          .x = a.x.data, .sxN = a.x.sN, .sxC = a.x.sC, .C = C, .D = D, .y = a.y.data, .syN = a.y.sN,
+          .syD = a.y.sD, .ignore_index = o.ignore_index, .w = w, .k = k,
+          .g = has_backward(pass) ? gi.data : nullptr, .sgN = gi.sN, .sgC = gi.sC, .gs = scale,
+          .gvec = use_g_tensor ? a.g.data : nullptr, .sgvN = a.g.sN, .sgvD = a.g.sD,
+          .out = has_forward(pass) && r == Reduction::None ? out_nd.data : nullptr, .soN = out_nd.sN,
+          .soD = out_nd.sD, .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
+      sums = parallel_sum<1>(rows, grain, [&](std::int64_t b, std::int64_t end) {
+        return Sums<1>{kernels::ce_ids_spatial(sa, b, end)};
       });
       done = true;
     }
