@@ -12,8 +12,8 @@
 //      sum_c w_c x_c in float64 lanes;
 //   2. e_c = exp(x_c - m) (ExpNonPos) from the scratch copy, written back over it when a
 //      gradient is wanted; S = sum_c e_c as float32 partials of at most 8 classes, each added
-//      into float64 lanes; e_y = exp(x_y - m), the same value. Then, in float64 lanes: lse = m + log(S),
-//      the loss (1-e) w_y (lse - x_y) + eC (W lse - sum_c w_c x_c), a = A / S with
+//      into float64 lanes; e_y = exp(x_y - m), the same value. Then, in float64 lanes, the loss
+//      (1-e) w_y ((m - x_y) + log S) + eC (W log S + (W m - sum_c w_c x_c)), a = A / S with
 //      A = ((1-e) w_y + eC W) gs, and the exact target entry A e_y / S - B w_y - (1-e) w_y gs
 //      (B = eC gs; gs the per-position upstream gradient, or the call's float64 scale);
 //   3. g_c = a e_c - B w_c in float32, the target class's lane replaced by the target entry
@@ -35,14 +35,12 @@
 // absolute error up to |x_c - m| 2^-24, which scales e_c by as much), exp under 1 float32 ULP
 // (0 below -87.33, i.e. terms under 2^-126 dropped where the scalar path may keep a float32
 // subnormal gradient), S within about 2 float32 ULP (8-term float32 partials into float64),
-// log(S) and the loss float64 (Highway's float64 Log): the loss is within about 2e-7 of lse
+// log(S) and the loss float64 (Highway's float64 Log): the loss is within about 2e-7 of m + log S
 // absolute, a few 1e-7 relative in practice (tests check 1e-6). Gradient entries are within
 // (a few + |x_c - m|) float32 ULP of max(|g_c|, a e_c) (tests: 8 + 2 |x_c - m|); the target
-// entry is formed in float64 from the float32 e_y and S. One deliberate difference: with tied
-// huge maxima (|m| above about 1e16) the scalar reference's p = exp(x - lse) loses log(S) in
-// the rounding of lse = m + log(S) (p_c = 1 for each tied class), while p = e / S here stays
-// right (1 / ties, as PyTorch's log_softmax gives). Results depend only on each position's
-// values (lane-wise, fixed order), except that a fallback block is computed whole by the
+// entry is formed in float64 from the float32 e_y and S. Huge logits (|m| above about 1e16)
+// keep log S: the loss is formed from m - x_y and log S, never from m + log S. Results depend
+// only on each position's values (lane-wise, fixed order), except that a fallback block is computed whole by the
 // scalar reference; blocks are fixed by the call's range and the gradient's address, never by
 // the thread count, so results are bitwise independent of it.
 #undef HWY_TARGET_INCLUDE
@@ -201,10 +199,13 @@ HWY_INLINE double Block(const CeIdsSpatial& a, std::int64_t n, std::int64_t d0, 
   for (int h = 0; h < kHalves; ++h) {
     const VD Sd = h ? S.hi : S.lo;
     const VD wy = PartD(wyf, h);
-    const VD lse = hn::Add(PartD(vmax, h), hn::Log(dd, Sd));
-    VD l = hn::Mul(hn::Mul(hn::Set(dd, e1), wy), hn::Sub(lse, PartD(xy, h)));
-    if constexpr (kSmooth)
-      l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Sub(hn::Mul(hn::Set(dd, a.k.W), lse), ws[h])));
+    // (m - x_y) + log S: m + log S would round log S away next to huge logits.
+    const VD m = PartD(vmax, h), logS = hn::Log(dd, Sd);
+    VD l = hn::Mul(hn::Mul(hn::Set(dd, e1), wy), hn::Add(hn::Sub(m, PartD(xy, h)), logS));
+    if constexpr (kSmooth) {
+      const VD W = hn::Set(dd, a.k.W);
+      l = hn::Add(l, hn::Mul(hn::Set(dd, a.k.eC), hn::Add(hn::Mul(W, logS), hn::Sub(hn::Mul(W, m), ws[h]))));
+    }
     hn::Store(l, dd, loss + h * NH);
     if constexpr (kGrad) {
       const VD gs = a.gvec ? PartD(gsf, h) : hn::Set(dd, a.gs);  // the exact float64 scale when uniform

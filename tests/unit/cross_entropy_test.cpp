@@ -424,6 +424,26 @@ TEST(CrossEntropy, HugeLogitsKeepLogSumExp) {
       check(float{}, xf, tf, {N, C});
     }
   }
+  // Spatial (N, C, D): classes 0 and 1 at 1e30 in every position, target 0 everywhere.
+  const std::int64_t D = 37;
+  std::vector<double> xs(3 * D, 0.0);
+  for (std::int64_t d = 0; d < 2 * D; ++d) xs[static_cast<std::size_t>(d)] = 1e30;
+  const std::vector<float> xsf(xs.begin(), xs.end());
+  const std::vector<std::int64_t> ys(static_cast<std::size_t>(D), 0);
+  auto spatial = [&](auto tag, const auto& xv) {
+    using T = decltype(tag);
+    std::vector<T> out(1), g(xv.size());
+    losskit::cross_entropy_forward_backward(ConstView<T>(xv.data(), {1, 3, D}), ConstView<std::int64_t>(ys.data(), {1, D}),
+                                            TensorView<T>(out.data(), {}), TensorView<T>(g.data(), {1, 3, D}),
+                                            CrossEntropyOptions<T>{.reduction = Reduction::Sum});
+    EXPECT_NEAR(out[0], static_cast<double>(D) * std::log(2.0), 1e-5);
+    for (std::int64_t d = 0; d < D; ++d) {
+      EXPECT_NEAR(g[static_cast<std::size_t>(d)], -0.5, 1e-6) << d;
+      EXPECT_NEAR(g[static_cast<std::size_t>(D + d)], 0.5, 1e-6) << d;
+    }
+  };
+  spatial(double{}, xs);
+  spatial(float{}, xsf);
 }
 
 TEST(CrossEntropy, MinusInfinityMaskedClasses) {
