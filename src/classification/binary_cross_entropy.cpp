@@ -2,11 +2,17 @@
 // driver (core/elementwise.hpp). Weights (and pos_weight) are broadcast to the input's shape as
 // stride-0 views; the driver stages them.
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
 #include <cmath>
 #include <limits>
 
 #include "core/api.hpp"
 #include "core/elementwise.hpp"
+#include "core/parallel.hpp"
 #include "kernels/logistic.hpp"
 #include "losskit/classification.hpp"
 
@@ -74,18 +80,36 @@ void check_probabilities(std::string_view fn, ConstView<T> input) {
   auto bad = [](T v) { return !(v >= T(0) && v <= T(1)); };
   std::int64_t pos = -1;
   if (input.is_contiguous()) {
-    // Blocks scanned without an early exit (the compiler vectorizes them); the first bad
-    // element is looked for only in a block that has one.
+    // Chunks scanned without an early exit (the compiler vectorizes them); the first bad
+    // element is looked for only in a chunk that has one. On the bits: v is in [0, 1] iff they are at most those of 1.0 or are -0.0 (NaN and
+    // negative numbers compare above): integer compares and an OR, which vectorize.
+    using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    const U one_bits = std::bit_cast<U>(T(1)), neg_zero = std::bit_cast<U>(T(-0.0));
     const T* p = input.data();
-    constexpr std::int64_t kBlock = 4096;
-    for (std::int64_t b = 0; b < n && pos < 0; b += kBlock) {
-      const std::int64_t e = std::min(n, b + kBlock);
-      bool any = false;
-      for (std::int64_t i = b; i < e; ++i) any |= bad(p[i]);
-      if (any)
-        for (std::int64_t i = b; i < e; ++i)
-          if (bad(p[i])) { pos = i; break; }
-    }
+    auto scan = [&](std::int64_t b0, std::int64_t e0) -> std::int64_t {  // first bad in [b0, e0), or -1
+      constexpr std::int64_t kChunk = 4096;
+      for (std::int64_t b = b0; b < e0; b += kChunk) {
+        const std::int64_t e = std::min(e0, b + kChunk);
+        U any = 0;
+        for (std::int64_t i = b; i < e; ++i) {
+          U u;
+          std::memcpy(&u, p + i, sizeof(U));
+          any |= static_cast<U>((u > one_bits) & (u != neg_zero));
+        }
+        if (any)
+          for (std::int64_t i = b; i < e; ++i)
+            if (bad(p[i])) return i;
+      }
+      return -1;
+    };
+    // Blocks in parallel; the first bad element is the one of the first block that has one.
+    constexpr std::int64_t kGrain = std::int64_t{1} << 16;
+    const std::int64_t bs = detail::block_size(n, kGrain);
+    std::vector<std::int64_t> first(static_cast<std::size_t>(n > 0 ? (n + bs - 1) / bs : 0), -1);
+    detail::parallel_for(n, kGrain,
+                         [&](std::int64_t b, std::int64_t e) { first[static_cast<std::size_t>(b / bs)] = scan(b, e); });
+    for (const std::int64_t f : first)
+      if (f >= 0) { pos = f; break; }
   } else {
     for (std::int64_t i = 0; i < n; ++i)
       if (bad(input.flat(i))) { pos = i; break; }

@@ -103,6 +103,16 @@ TEST(BinaryCrossEntropy, BadInputs) {
   xl[4095] = 1.0f, xl[4096] = std::nanf("");
   EXPECT_TRUE(expect_error_untouched<float>([&] { binary_cross_entropy(ConstView<float>(xl.data(), {10000}), ConstView<float>(yl.data(), {10000}), TensorView<float>(ol.data(), {})); },
                                             ErrorKind::Value, "input[4096] = nan", {&ol}, -7.0f));
+  // Several parallel blocks (65536 elements each): the first bad element of the first block.
+  std::vector<float> xb(300000, 0.25f), yb(300000, 0.0f);
+  xb[250000] = 7.0f, xb[140001] = -1.0f, xb[140002] = 3.0f;
+  const int saved = losskit::get_num_threads();
+  for (const int threads : {1, 2, 3}) {
+    losskit::set_num_threads(threads);
+    EXPECT_TRUE(expect_error_untouched<float>([&] { binary_cross_entropy(ConstView<float>(xb.data(), {300000}), ConstView<float>(yb.data(), {300000}), TensorView<float>(ol.data(), {})); },
+                                              ErrorKind::Value, "input[140001] = -1 is outside [0, 1]", {&ol}, -7.0f));
+  }
+  losskit::set_num_threads(saved);
 }
 
 TEST(BinaryCrossEntropyWithLogits, GradientsEveryOption) {
