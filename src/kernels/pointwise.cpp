@@ -425,19 +425,9 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, const float* aux, std::si
     };
     st_gi = aligned(a.gi), st_gt = aligned(a.gt), st_out = aligned(a.out);
   }
-  const bool plain = !a.w && !a.gvec && !a.gt && !(a.out && a.gi);
-  const bool st = a.gi ? st_gi : st_out;
-  if (plain && a.forward && a.gi) {
-    i = st ? PlainLoop<1, true, true>(op, a, aux, ab, i, end, acc) : PlainLoop<1, true, false>(op, a, aux, ab, i, end, acc);
-  } else if (plain && a.gi) {
-    i = st ? PlainLoop<0, true, true>(op, a, aux, ab, i, end, acc) : PlainLoop<0, true, false>(op, a, aux, ab, i, end, acc);
-  } else if (plain && a.out) {
-    i = st ? PlainLoop<2, false, true>(op, a, aux, ab, i, end, acc) : PlainLoop<2, false, false>(op, a, aux, ab, i, end, acc);
-  } else if (plain && a.forward) {
-    i = PlainLoop<1, false, false>(op, a, aux, ab, i, end, acc);
-  } else {
-    // Inputs are fetched ahead (one line per stream per vector on AVX-512): loads that miss
-    // would otherwise fill the reorder window and stall the arithmetic behind them.
+  // Inputs are fetched ahead (one line per stream per vector on AVX-512): loads that miss
+  // would otherwise fill the reorder window and stall the arithmetic behind them.
+  auto general_loop = [&] {
     constexpr std::size_t kAhead = 4096 / sizeof(float);
     for (; i + N <= end; i += N) {
       __builtin_prefetch(a.x + i + kAhead, 0, 3);
@@ -445,6 +435,31 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, const float* aux, std::si
       if (a.w) __builtin_prefetch(a.w + i + kAhead, 0, 3);
       step(i, N);
     }
+  };
+#if defined(__SANITIZE_ADDRESS__)
+  // Sanitizer builds run the general loop only: the plain loops' instantiations under
+  // instrumentation take GCC half an hour on 2 cores (the Release tests cover them).
+  constexpr bool kPlainLoops = false;
+#else
+  constexpr bool kPlainLoops = true;
+#endif
+  if constexpr (kPlainLoops) {
+    const bool plain = !a.w && !a.gvec && !a.gt && !(a.out && a.gi);
+    const bool st = a.gi ? st_gi : st_out;
+    if (plain && a.forward && a.gi) {
+      i = st ? PlainLoop<1, true, true>(op, a, aux, ab, i, end, acc) : PlainLoop<1, true, false>(op, a, aux, ab, i, end, acc);
+    } else if (plain && a.gi) {
+      i = st ? PlainLoop<0, true, true>(op, a, aux, ab, i, end, acc) : PlainLoop<0, true, false>(op, a, aux, ab, i, end, acc);
+    } else if (plain && a.out) {
+      i = st ? PlainLoop<2, false, true>(op, a, aux, ab, i, end, acc)
+             : PlainLoop<2, false, false>(op, a, aux, ab, i, end, acc);
+    } else if (plain && a.forward) {
+      i = PlainLoop<1, false, false>(op, a, aux, ab, i, end, acc);
+    } else {
+      general_loop();
+    }
+  } else {
+    general_loop();
   }
   if (i < end) step(i, end - i);
   if (st_gi || st_gt || st_out) hwy::FlushStream();
