@@ -1,11 +1,13 @@
 // soft_margin_loss (pointwise, core/elementwise.hpp) and multilabel_soft_margin_loss (one loss
 // per row of the last dim, core/rowwise.hpp). Both computed with a stable softplus.
 #include <cmath>
+#include <type_traits>
 
 #include "core/api.hpp"
 #include "core/elementwise.hpp"
 #include "core/rowwise.hpp"
 #include "kernels/logistic.hpp"
+#include "kernels/pointwise.hpp"
 #include "losskit/margin.hpp"
 
 namespace losskit {
@@ -35,11 +37,19 @@ void run_soft_margin(Pass pass, ConstView<T> input, ConstView<T> target, TensorV
                         SoftMarginOp{});
 }
 
-/// (1/C) sum_c w_c (y_c sp(-x_c) + (1 - y_c) sp(x_c)).
+/// (1/C) sum_c w_c (y_c sp(-x_c) + (1 - y_c) sp(x_c)): bce_with_logits' terms, so contiguous
+/// float32 rows run its SIMD kind (kernels/pointwise.hpp), the rest the float64 loop below.
 template <class T>
 struct MultilabelSoftMarginKernel {
   double operator()(const detail::RowIn<T, T>& r, T* g, std::int64_t sg, double gs) const {
     const double invC = 1.0 / static_cast<double>(r.C);
+    if constexpr (std::is_same_v<T, float>) {
+      if (r.sx == 1 && r.st == 1 && (!r.w || r.sw == 1) && (!g || sg == 1)) {
+        kernels::PwArgs pa{.x = r.x, .y = r.t, .w = r.w, .forward = true, .gi = g,
+                           .scale = static_cast<float>(gs * invC)};
+        return kernels::pointwise_block(kernels::PwKind::BCELogits, {}, pa, 0, r.C) * invC;
+      }
+    }
     double s = 0;
     for (std::int64_t c = 0; c < r.C; ++c) {
       const double x = static_cast<double>(r.x[c * r.sx]), y = static_cast<double>(r.t[c * r.st]);
