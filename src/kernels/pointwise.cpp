@@ -240,6 +240,58 @@ struct BCEV {
   HWY_INLINE VF Dy(DF d, VF x, VF) const { return hn::Sub(Log1mX(d, x), LogX(d, x)); }
 };
 
+// soft_margin_loss, as the scalar SoftMarginOp (margin/soft_margin.cpp), one form for every lane:
+//   z = (y == 0 ? 0 : -y x),  loss = sp(z) = max(z, 0) + log1p(e),  e = exp(-|z|),
+//   s = sigmoid(z) = (z >= 0 ? 1 : e) / (1 + e),  dx = (y == 0 ? 0 : -y s),  dy = (x == 0 ? 0 : -x s).
+// ExpNonPos gives e = 0 at z = +-inf (so sp and s take their limits exactly) and flushes e below
+// 2^-126 (sp(z) is then 0 where the scalar form keeps a subnormal); a NaN z gives NaN value and s.
+// Accuracy as the bce_with_logits short form (ExpNonPos, Log1pUnit, RecipUnit: a few ULP).
+struct SoftMarginV {
+  static HWY_INLINE VF Z(DF d, VF x, VF y) { return hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(hn::Neg(y), x)); }
+  static HWY_INLINE VF E(DF d, VF z) { return ExpNonPos(d, hn::Neg(hn::Abs(z))); }
+  static HWY_INLINE VF Sig(DF d, VF z, VF e) {
+    const VF one = hn::Set(d, 1.0f);
+    const VF s = hn::Mul(hn::IfThenElse(hn::Ge(z, hn::Zero(d)), one, e), RecipUnit(d, hn::Add(one, e)));
+    return hn::IfThenElse(hn::IsNaN(z), z, s);
+  }
+  static HWY_INLINE VF Sp(DF d, VF z, VF e) {
+    return hn::IfThenElse(hn::IsNaN(z), z, hn::Add(hn::Max(z, hn::Zero(d)), Log1pUnit(d, e)));
+  }
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF z = Z(d, x, y), e = E(d, z);
+    l = Sp(d, z, e);
+    g = hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(hn::Neg(y), Sig(d, z, e)));
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    const VF z = Z(d, x, y);
+    return Sp(d, z, E(d, z));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    const VF z = Z(d, x, y);
+    return hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(hn::Neg(y), Sig(d, z, E(d, z))));
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const {
+    const VF z = Z(d, x, y);
+    return hn::IfThenZeroElse(hn::Eq(x, hn::Zero(d)), hn::Mul(hn::Neg(x), Sig(d, z, E(d, z))));
+  }
+};
+
+// poisson_nll_loss with log_input and not full, as the scalar PoissonLogOp<false>
+// (regression/poisson_nll_loss.cpp): loss = exp(x) - (y == 0 ? 0 : y x), dx = exp(x) - y,
+// dy = -x; exp as KLDivLogTargetV::ExpT (Highway's Exp, max 1 ULP; inf above 88.72, NaN kept).
+struct PoissonLogV {
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF e = KLDivLogTargetV::ExpT(d, x);
+    l = hn::Sub(e, hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, x)));
+    g = hn::Sub(e, y);
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    return hn::Sub(KLDivLogTargetV::ExpT(d, x), hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, x)));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return hn::Sub(KLDivLogTargetV::ExpT(d, x), y); }
+  HWY_INLINE VF Dy(DF, VF x, VF) const { return hn::Neg(x); }
+};
+
 // Calls of an op's functions with the aux operand p (pos_weight) where it takes one.
 template <class Op>
 constexpr bool kOpAux = requires { requires Op::kAux; };
@@ -504,6 +556,8 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::BCELogits: return Block(BCELogitsV{}, a, nullptr, 0, b, e);
     case PwKind::BCELogitsPos: return BlockAux(BCELogitsPosV{}, a, b, e);
     case PwKind::BCE: return Block(BCEV{}, a, nullptr, 0, b, e);
+    case PwKind::SoftMargin: return Block(SoftMarginV{}, a, nullptr, 0, b, e);
+    case PwKind::PoissonLog: return Block(PoissonLogV{}, a, nullptr, 0, b, e);
   }
   return 0.0;
 }

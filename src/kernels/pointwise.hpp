@@ -22,6 +22,8 @@ enum class PwKind : int {
   BCELogits,       ///< y sp(-x) + (1 - y) sp(x), sp = softplus; no pos_weight
   BCELogitsPos,    ///< p y sp(-x) + (1 - y) sp(x), p = pos_weight from PwArgs::aux
   BCE,             ///< -(y log x + (1 - y) log(1 - x)), logs clamped at -100; x in [0, 1]
+  SoftMargin,      ///< sp(-y x) (0 for y == 0 inside sp), soft_margin_loss
+  PoissonLog,      ///< exp(x) - y x, poisson_nll_loss with log_input and not full
 };
 
 /// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.

@@ -17,6 +17,7 @@ using detail::Pass;
 
 /// log(1 + exp(-y x)); a label of 0 gives log 2 and no gradient, also at infinite x.
 struct SoftMarginOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::SoftMargin;  // contiguous float32
   template <class V>
   static V z(V x, V y) { return y == V(0) ? V(0) : -y * x; }
   template <class V>

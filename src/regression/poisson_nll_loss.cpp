@@ -6,6 +6,7 @@
 #include "losskit/regression.hpp"
 #include "core/api.hpp"
 #include "core/elementwise.hpp"
+#include "kernels/pointwise.hpp"
 
 namespace losskit {
 namespace {
@@ -27,9 +28,17 @@ V count_times(V y, V t) {
   return y == V(0) ? V(0) : y * t;
 }
 
+/// The SIMD kind of log_input without Stirling's term (kernels/pointwise.hpp); none with it.
+template <bool Full>
+struct PoissonLogSimd {};
+template <>
+struct PoissonLogSimd<false> {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::PoissonLog;  // contiguous float32
+};
+
 /// exp(x) - y x (+ Stirling).
 template <bool Full>
-struct PoissonLogOp {
+struct PoissonLogOp : PoissonLogSimd<Full> {
   template <class V>
   V loss(V x, V y) const {
     const V l = std::exp(x) - count_times(y, x);
