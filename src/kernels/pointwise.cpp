@@ -292,6 +292,31 @@ struct PoissonLogV {
   HWY_INLINE VF Dy(DF, VF x, VF) const { return hn::Neg(x); }
 };
 
+// gaussian_nll_loss with a per-element variance (the aux operand), as the scalar loop of
+// regression/gaussian_nll_loss.cpp: v = (p < eps ? eps : p) (NaN kept), d = x - y,
+//   loss = 0.5 (log v + d d / v) + c,  dx = d / v,  dy = -dx,  dv = 0.5 (1 / v - d d / (v v)),
+// the same float32 operations except log (LogPos, under 1 ULP) and the upstream factor, which
+// the driver applies after the division (one rounding more than the scalar (up d) / v).
+struct GaussianNLLV {
+  static constexpr bool kAux = true;
+  float eps, c;
+  HWY_INLINE VF V(DF d, VF p) const {
+    const VF e = hn::Set(d, eps);
+    return hn::IfThenElse(hn::Lt(p, e), e, p);
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y, VF p) const {
+    const VF v = V(d, p), df = hn::Sub(x, y);
+    return hn::MulAdd(hn::Set(d, 0.5f), hn::Add(LogPos(d, v), hn::Div(hn::Mul(df, df), v)), hn::Set(d, c));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y, VF p) const { return hn::Div(hn::Sub(x, y), V(d, p)); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y, VF p) const { return hn::Neg(Dx(d, x, y, p)); }
+  HWY_INLINE VF Da(DF d, VF x, VF y, VF p) const {
+    const VF v = V(d, p), df = hn::Sub(x, y);
+    const VF one = hn::Set(d, 1.0f);
+    return hn::Mul(hn::Set(d, 0.5f), hn::Sub(hn::Div(one, v), hn::Div(hn::Mul(df, df), hn::Mul(v, v))));
+  }
+};
+
 // Calls of an op's functions with the aux operand p (pos_weight) where it takes one.
 template <class Op>
 constexpr bool kOpAux = requires { requires Op::kAux; };
@@ -309,6 +334,11 @@ template <class Op>
 HWY_INLINE VF OpDy(const Op& op, DF d, VF x, VF y, VF p) {
   if constexpr (requires { op.Dy(d, x, y, p); }) return op.Dy(d, x, y, p);
   else return (void)p, op.Dy(d, x, y);
+}
+template <class Op>
+HWY_INLINE VF OpDa(const Op& op, DF d, VF x, VF y, VF p) {
+  if constexpr (requires { op.Da(d, x, y, p); }) return op.Da(d, x, y, p);
+  else return (void)op, (void)x, (void)y, (void)p, hn::Zero(d);
 }
 // The value and d/dx, from one fused call when the op has one (shared exp/log).
 template <class Op>
@@ -464,6 +494,7 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, const float* aux, std::si
       if (a.w) up = hn::Mul(up, w);
       put(hn::Mul(up, gx), a.gi + i, n, st_gi);
       if (a.gt) put(hn::Mul(up, OpDy(op, d, x, y, p)), a.gt + i, n, st_gt);
+      if (a.ga) put(hn::Mul(up, OpDa(op, d, x, y, p)), a.ga + i, n, false);
     }
   };
   std::size_t i = begin;
@@ -496,7 +527,7 @@ HWY_INLINE double Block(const Op& op, const PwArgs& a, const float* aux, std::si
   constexpr bool kPlainLoops = true;
 #endif
   if constexpr (kPlainLoops) {
-    const bool plain = !a.w && !a.gvec && !a.gt && !(a.out && a.gi);
+    const bool plain = !a.w && !a.gvec && !a.gt && !a.ga && !(a.out && a.gi);
     const bool st = a.gi ? st_gi : st_out;
     if (plain && a.forward && a.gi) {
       i = st ? PlainLoop<1, true, true>(op, a, aux, ab, i, end, acc) : PlainLoop<1, true, false>(op, a, aux, ab, i, end, acc);
@@ -558,6 +589,7 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::BCE: return Block(BCEV{}, a, nullptr, 0, b, e);
     case PwKind::SoftMargin: return Block(SoftMarginV{}, a, nullptr, 0, b, e);
     case PwKind::PoissonLog: return Block(PoissonLogV{}, a, nullptr, 0, b, e);
+    case PwKind::GaussianNLL: return BlockAux(GaussianNLLV{p.a, p.b}, a, b, e);
   }
   return 0.0;
 }

@@ -24,6 +24,7 @@ enum class PwKind : int {
   BCE,             ///< -(y log x + (1 - y) log(1 - x)), logs clamped at -100; x in [0, 1]
   SoftMargin,      ///< sp(-y x) (0 for y == 0 inside sp), soft_margin_loss
   PoissonLog,      ///< exp(x) - y x, poisson_nll_loss with log_input and not full
+  GaussianNLL,     ///< 0.5 (log v + (x - y)^2 / v) + b, v = max(aux, a) (a = eps, b = the full term)
 };
 
 /// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.
@@ -40,10 +41,11 @@ struct PwArgs {
   bool forward = false;           ///< compute losses
   float* gi = nullptr;            ///< d/d input (null: no backward)
   float* gt = nullptr;            ///< optional d/d target
+  float* ga = nullptr;            ///< optional d/d aux (gaussian_nll's variance)
   const float* gvec = nullptr;    ///< per-element upstream gradient, else `scale`
   float scale = 1.0f;             ///< upstream gradient times the reduction factor
   bool stream = false;            ///< non-temporal stores for the outputs (see kStreamOutBytes)
-  /// The aux operand of kinds that take one (pos_weight): aux[i] for element i when
+  /// The aux operand of kinds that take one (pos_weight, a variance): aux[i] for element i when
   /// aux_period == 0, else aux[i % aux_period] (a broadcast over leading dims).
   const float* aux = nullptr;
   std::int64_t aux_period = 0;

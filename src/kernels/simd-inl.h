@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include <hwy/contrib/math/math-inl.h>
@@ -234,7 +235,9 @@ HWY_INLINE VF LogPos(DF d, VF x) {
   const auto normal = hn::And(hn::Ge(x, hn::Set(d, 1.17549435e-38f)), hn::Le(x, hn::Set(d, 3.40282347e+38f)));
   const VF v = LogNormal(d, x);
   if (HWY_LIKELY(hn::AllTrue(d, normal))) return v;
-  return hn::IfThenElse(normal, v, hn::Log(d, x));
+  // Highway's Log does not give inf at +inf.
+  const VF inf = hn::Set(d, std::numeric_limits<float>::infinity());
+  return hn::IfThenElse(normal, v, hn::IfThenElse(hn::Eq(x, inf), inf, hn::Log(d, x)));
 }
 
 /// 1 / u for u in [1, 2]: approximate reciprocal and one Newton step (AVX-512: 14 bits -> about

@@ -2,12 +2,14 @@
 // The variance is either per element or one per row (broadcast along the last dim).
 #include <cmath>
 #include <numbers>
+#include <type_traits>
 
 #include "core/check.hpp"
 #include "core/class_args.hpp"
 #include "core/layout.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "kernels/pointwise.hpp"
 #include "losskit/regression.hpp"
 
 namespace losskit {
@@ -124,39 +126,58 @@ void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, T
   const T scale = static_cast<T>(reduce_scale(r, g_scalar, n));
   const T eps = static_cast<T>(o.eps);
   const T c = o.full ? static_cast<T>(0.5 * std::log(2 * std::numbers::pi)) : T(0);
-  const auto sums = parallel_sum<1>(R, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(L, 1)),
-                                    [&](std::int64_t b, std::int64_t e) {
-    double acc = 0;
-    for (std::int64_t i = b; i < e; ++i) {
-      double row_gv = 0;
-      for (std::int64_t l = 0; l < L; ++l) {
-        const T v0 = Vr.at(i, l);
-        const T v = v0 < eps ? eps : v0;  // NaN stays NaN
-        const T d = X.at(i, l) - Y.at(i, l);
-        if (has_forward(pass)) {
-          const T li = T(0.5) * (std::log(v) + d * d / v) + c;
-          if (out_none) O.at(i, l) = li;
-          else acc += static_cast<double>(li);
-        }
-        if (has_backward(pass)) {
-          const T up = use_g_tensor ? G.at(i, l) : scale;
-          const T gx = up * d / v;
-          GI.at(i, l) = gx;
-          if (want_gt) GT.at(i, l) = -gx;
-          if (want_gv) {
-            const T gv = up * T(0.5) * (T(1) / v - d * d / (v * v));
-            if (per_row) row_gv += static_cast<double>(gv);
-            else GV.at(i, l) = gv;
+  // Float32 with a per-element variance, every array flat: the SIMD kind (kernels/pointwise.hpp).
+  bool simd = false;
+  double total = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    auto flat = [](const auto& m) { return m.data == nullptr || (m.sD == 1 && (m.N <= 1 || m.sN == m.D)); };
+    simd = !per_row && flat(X) && flat(Y) && flat(Vr) && flat(O) && flat(GI) && flat(GT) && flat(GV) && flat(G);
+    if (simd) {
+      const kernels::PwArgs pa{.x = X.data, .y = Y.data, .out = out_none ? O.data : nullptr,
+                               .forward = has_forward(pass), .gi = has_backward(pass) ? GI.data : nullptr,
+                               .gt = want_gt ? GT.data : nullptr, .ga = want_gv ? GV.data : nullptr,
+                               .gvec = use_g_tensor ? G.data : nullptr, .scale = scale, .aux = Vr.data};
+      const kernels::PwParams params{.a = eps, .b = c};
+      total = parallel_sum<1>(R * L, 8192, [&](std::int64_t b, std::int64_t e) {
+        return Sums<1>{kernels::pointwise_block(kernels::PwKind::GaussianNLL, params, pa, b, e)};
+      })[0];
+    }
+  }
+  if (!simd) {
+    total = parallel_sum<1>(R, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(L, 1)),
+                            [&](std::int64_t b, std::int64_t e) {
+      double acc = 0;
+      for (std::int64_t i = b; i < e; ++i) {
+        double row_gv = 0;
+        for (std::int64_t l = 0; l < L; ++l) {
+          const T v0 = Vr.at(i, l);
+          const T v = v0 < eps ? eps : v0;  // NaN stays NaN
+          const T d = X.at(i, l) - Y.at(i, l);
+          if (has_forward(pass)) {
+            const T li = T(0.5) * (std::log(v) + d * d / v) + c;
+            if (out_none) O.at(i, l) = li;
+            else acc += static_cast<double>(li);
+          }
+          if (has_backward(pass)) {
+            const T up = use_g_tensor ? G.at(i, l) : scale;
+            const T gx = up * d / v;
+            GI.at(i, l) = gx;
+            if (want_gt) GT.at(i, l) = -gx;
+            if (want_gv) {
+              const T gv = up * T(0.5) * (T(1) / v - d * d / (v * v));
+              if (per_row) row_gv += static_cast<double>(gv);
+              else GV.at(i, l) = gv;
+            }
           }
         }
+        if (want_gv && per_row) GV.at(i, 0) = static_cast<T>(row_gv);
       }
-      if (want_gv && per_row) GV.at(i, 0) = static_cast<T>(row_gv);
-    }
-    return Sums<1>{acc};
-  });
+      return Sums<1>{acc};
+    })[0];
+  }
   if (has_forward(pass)) {
     if (out_none) os.flush();
-    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], n));
+    else out.flat(0) = static_cast<T>(reduce_value(r, total, n));
   }
   if (has_backward(pass)) gis.flush();
   if (want_gt) gts.flush();

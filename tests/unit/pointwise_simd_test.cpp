@@ -432,3 +432,59 @@ TEST(PointwiseSimd, BCEProbabilitiesMatchesScalar) {
 }
 
 }  // namespace
+
+// gaussian_nll_loss with a per-element variance: the float32 SIMD kind (contiguous arrays)
+// against the scalar loop (the same values in stride-2 views), values and the three gradients,
+// with variances below eps, zero, NaN and inf, and infinite or NaN differences.
+TEST(PointwiseSimd, GaussianNLLMatchesScalar) {
+  for_each_target([] {
+    for (const std::int64_t n : {1, 5, 16, 17, 33, 67, 1000}) {
+      SCOPED_TRACE("n = " + std::to_string(n));
+      const auto un = static_cast<std::size_t>(n);
+      std::vector<float> x = randn(un, 11, 2.0f), y = randn(un, 12, 2.0f), v = randn(un, 13, 1.0f), g = randn(un, 14, 1.0f);
+      for (auto& e : v) e = e * e + 0.01f;
+      const float sv[][3] = {{0.5f, 0.25f, 0.0f}, {1.0f, -1.0f, 1e-9f}, {0.0f, 0.0f, 0.0f}, {1.0f, 2.0f, kNaN},
+                             {kInf, 0.0f, 1.0f},  {1.0f, 2.0f, kInf},   {kNaN, 1.0f, 2.0f}, {3e19f, -3e19f, 1e-3f}};
+      for (std::size_t j = 0; j < 8 && 3 * j < un; ++j) {
+        x[3 * j] = sv[j][0];
+        y[3 * j] = sv[j][1];
+        v[3 * j] = sv[j][2];
+      }
+      for (const bool full : {false, true}) {
+        const losskit::GaussianNLLLossOptions o{.full = full, .eps = 1e-6, .reduction = Reduction::None};
+        std::vector<float> x2(2 * un), y2(2 * un), v2(2 * un), g2(2 * un);
+        for (std::size_t i = 0; i < un; ++i) x2[2 * i] = x[i], y2[2 * i] = y[i], v2[2 * i] = v[i], g2[2 * i] = g[i];
+        std::vector<float> l1(un), l2(un), a1(un), a2(un), b1(un), b2(un), c1(un), c2(un);
+        losskit::gaussian_nll_loss(ConstView<float>(x.data(), {n}), ConstView<float>(y.data(), {n}),
+                                   ConstView<float>(v.data(), {n}), TensorView<float>(l1.data(), {n}), o);
+        losskit::gaussian_nll_loss(ConstView<float>(x2.data(), {n}, {2}), ConstView<float>(y2.data(), {n}, {2}),
+                                   ConstView<float>(v2.data(), {n}, {2}), TensorView<float>(l2.data(), {n}), o);
+        losskit::gaussian_nll_loss_backward(ConstView<float>(g.data(), {n}), ConstView<float>(x.data(), {n}),
+                                            ConstView<float>(y.data(), {n}), ConstView<float>(v.data(), {n}),
+                                            TensorView<float>(a1.data(), {n}), TensorView<float>(b1.data(), {n}),
+                                            TensorView<float>(c1.data(), {n}), o);
+        losskit::gaussian_nll_loss_backward(
+            ConstView<float>(g2.data(), {n}, {2}), ConstView<float>(x2.data(), {n}, {2}),
+            ConstView<float>(y2.data(), {n}, {2}), ConstView<float>(v2.data(), {n}, {2}),
+            TensorView<float>(a2.data(), {n}), TensorView<float>(b2.data(), {n}), TensorView<float>(c2.data(), {n}), o);
+        // scale: the size of the terms that a value adds (log v and d^2 / v cancel in the loss,
+        // 1 / v and d^2 / v^2 in d/dvar), so a few ULP of them.
+        auto near = [](float got, float ref, double scale, const char* what, std::size_t i) {
+          if (std::isnan(ref) || std::isinf(ref) || ref == 0) {
+            EXPECT_TRUE(same_bits(got, ref) || (ref == 0 && got == 0)) << what << "[" << i << "]: " << got << " vs " << ref;
+          } else {
+            EXPECT_NEAR(got, ref, 3e-7 * scale + 1e-37) << what << "[" << i << "]";
+          }
+        };
+        for (std::size_t i = 0; i < un; ++i) {
+          const double vi = std::max(static_cast<double>(v[i]), 1e-6), di = static_cast<double>(x[i]) - y[i];
+          const double gi = std::abs(static_cast<double>(g[i]));
+          near(l1[i], l2[i], std::abs(std::log(vi)) + di * di / vi + 1, "loss", i);
+          near(a1[i], a2[i], std::abs(a2[i]), "d/dx", i);
+          near(b1[i], b2[i], std::abs(b2[i]), "d/dy", i);
+          near(c1[i], c2[i], gi * (1 / vi + di * di / (vi * vi)), "d/dvar", i);
+        }
+      }
+    }
+  });
+}
