@@ -292,6 +292,23 @@ struct PoissonLogV {
   HWY_INLINE VF Dy(DF, VF x, VF) const { return hn::Neg(x); }
 };
 
+// poisson_nll_loss without log_input and not full, as the scalar PoissonRateOp<T, false>:
+// loss = x - (y == 0 ? 0 : y log(x + eps)), dx = 1 - (y == 0 ? 0 : y (1 / (x + eps))),
+// dy = -log(x + eps); the same float32 operations except log (LogPos: under 1 ULP, and std::log's
+// values at 0, negatives, inf and NaN).
+struct PoissonRateV {
+  float eps;
+  static HWY_INLINE VF CountTimes(DF d, VF y, VF t) { return hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, t)); }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    return hn::Sub(x, CountTimes(d, y, LogPos(d, hn::Add(x, hn::Set(d, eps)))));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    const VF one = hn::Set(d, 1.0f);
+    return hn::Sub(one, CountTimes(d, y, hn::Div(one, hn::Add(x, hn::Set(d, eps)))));
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF) const { return hn::Neg(LogPos(d, hn::Add(x, hn::Set(d, eps)))); }
+};
+
 // gaussian_nll_loss with a per-element variance (the aux operand), as the scalar loop of
 // regression/gaussian_nll_loss.cpp: v = (p < eps ? eps : p) (NaN kept), d = x - y,
 //   loss = 0.5 (log v + d d / v) + c,  dx = d / v,  dy = -dx,  dv = 0.5 (1 / v - d d / (v v)),
@@ -589,6 +606,7 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::BCE: return Block(BCEV{}, a, nullptr, 0, b, e);
     case PwKind::SoftMargin: return Block(SoftMarginV{}, a, nullptr, 0, b, e);
     case PwKind::PoissonLog: return Block(PoissonLogV{}, a, nullptr, 0, b, e);
+    case PwKind::PoissonRate: return Block(PoissonRateV{p.a}, a, nullptr, 0, b, e);
     case PwKind::GaussianNLL: return BlockAux(GaussianNLLV{p.a, p.b}, a, b, e);
   }
   return 0.0;

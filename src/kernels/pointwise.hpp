@@ -24,6 +24,7 @@ enum class PwKind : int {
   BCE,             ///< -(y log x + (1 - y) log(1 - x)), logs clamped at -100; x in [0, 1]
   SoftMargin,      ///< sp(-y x) (0 for y == 0 inside sp), soft_margin_loss
   PoissonLog,      ///< exp(x) - y x, poisson_nll_loss with log_input and not full
+  PoissonRate,     ///< x - y log(x + a), poisson_nll_loss without log_input, not full (a = eps)
   GaussianNLL,     ///< 0.5 (log v + (x - y)^2 / v) + b, v = max(aux, a) (a = eps, b = the full term)
 };
 

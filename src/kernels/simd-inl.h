@@ -235,9 +235,14 @@ HWY_INLINE VF LogPos(DF d, VF x) {
   const auto normal = hn::And(hn::Ge(x, hn::Set(d, 1.17549435e-38f)), hn::Le(x, hn::Set(d, 3.40282347e+38f)));
   const VF v = LogNormal(d, x);
   if (HWY_LIKELY(hn::AllTrue(d, normal))) return v;
-  // Highway's Log does not give inf at +inf.
+  // Highway's Log covers positive finite x (subnormals included); the special values here.
   const VF inf = hn::Set(d, std::numeric_limits<float>::infinity());
-  return hn::IfThenElse(normal, v, hn::IfThenElse(hn::Eq(x, inf), inf, hn::Log(d, x)));
+  VF r = hn::Log(d, x);
+  r = hn::IfThenElse(hn::Eq(x, hn::Zero(d)), hn::Neg(inf), r);
+  r = hn::IfThenElse(hn::Eq(x, inf), inf, r);
+  r = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), hn::Set(d, std::numeric_limits<float>::quiet_NaN()), r);
+  r = hn::IfThenElse(hn::IsNaN(x), x, r);
+  return hn::IfThenElse(normal, v, r);
 }
 
 /// 1 / u for u in [1, 2]: approximate reciprocal and one Newton step (AVX-512: 14 bits -> about

@@ -54,10 +54,19 @@ struct PoissonLogOp : PoissonLogSimd<Full> {
   }
 };
 
+/// The SIMD kind of the rate input without Stirling's term; none with it.
+template <class T, bool Full>
+struct PoissonRateSimd {};
+template <class T>
+struct PoissonRateSimd<T, false> {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::PoissonRate;  // contiguous float32
+};
+
 /// x - y log(x + eps) (+ Stirling).
 template <class T, bool Full>
-struct PoissonRateOp {
+struct PoissonRateOp : PoissonRateSimd<T, Full> {
   T eps;
+  kernels::PwParams simd_params() const { return {.a = static_cast<float>(eps)}; }
   template <class V>
   V loss(V x, V y) const {
     const V l = x - count_times(y, std::log(x + eps));
@@ -81,8 +90,8 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const PoissonNLLLossOpti
     if (o.full) detail::run_pointwise(cfg, pass, a, PoissonLogOp<true>{});
     else detail::run_pointwise(cfg, pass, a, PoissonLogOp<false>{});
   } else {
-    if (o.full) detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, true>{eps});
-    else detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, false>{eps});
+    if (o.full) detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, true>{{}, eps});
+    else detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, false>{{}, eps});
   }
 }
 

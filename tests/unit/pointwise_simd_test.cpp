@@ -1,5 +1,5 @@
 // The SIMD kinds of the pointwise driver (mse, l1, huber, smooth_l1, bce_with_logits,
-// soft_margin, poisson_nll with log_input) against
+// soft_margin, poisson_nll) against
 // the losses' scalar Ops, on every instruction set compiled into the library that this CPU
 // supports: a contiguous float32 call takes the Highway sweep, the same call on stride-2 views
 // takes the scalar Op, so the two must agree (bitwise for mse, l1, huber and smooth_l1, whose
@@ -142,6 +142,14 @@ std::vector<Case> cases() {
                  losskit::poisson_nll_loss_backward(g, x, y, gi, gt, {.reduction = r});
                },
                true});
+  c.push_back({"poisson_nll rate", false, false, 0.0f,
+               [](auto x, auto y, auto, auto o, Reduction r) {
+                 losskit::poisson_nll_loss(x, y, o, {.log_input = false, .eps = 1e-3, .reduction = r});
+               },
+               [](auto g, auto x, auto y, auto, auto gi, auto gt, Reduction r) {
+                 losskit::poisson_nll_loss_backward(g, x, y, gi, gt, {.log_input = false, .eps = 1e-3, .reduction = r});
+               },
+               true});
   return c;
 }
 
@@ -203,7 +211,7 @@ void check_case(const Case& c, std::int64_t n, bool weighted) {
         Reduction::Mean);
   c.fwd(ConstView<float>(xf2.data(), {n}, {2}), ConstView<float>(yf2.data(), {n}, {2}), ws,
         TensorView<float>(&s2, {}), Reduction::Mean);
-  if (s1 != s2) EXPECT_NEAR(s1, s2, 1e-5 * std::abs(s2) + 1e-6) << "mean";  // (equal: also both inf)
+  if (!same_bits(s1, s2)) EXPECT_NEAR(s1, s2, 1e-5 * std::abs(s2) + 1e-6) << "mean";  // (both inf or NaN: fine)
   c.bwd(ConstView<float>(&up, {}), ConstView<float>(xf.data(), {n}), ConstView<float>(yf.data(), {n}), wc,
         TensorView<float>(ga.data(), {n}), no_gt, Reduction::Mean);
   c.bwd(ConstView<float>(&up, {}), ConstView<float>(xf2.data(), {n}, {2}), ConstView<float>(yf2.data(), {n}, {2}), ws,
@@ -359,7 +367,7 @@ TEST(PointwiseSimd, BCELogitsPosWeightMatchesScalar) {
                                                                        ConstView<float>(yf2.data(), sh, {2 * C, 2}),
                                                                        TensorView<float>(&s2, {}),
                                                                        TensorView<float>(gb.data(), sh), of);
-            if (s1 != s2) EXPECT_NEAR(s1, s2, 1e-5 * std::abs(s2) + 1e-6) << "mean";  // (equal: also both inf)
+            if (!same_bits(s1, s2)) EXPECT_NEAR(s1, s2, 1e-5 * std::abs(s2) + 1e-6) << "mean";  // (both inf or NaN: fine)
             for (std::size_t i = 0; i < n; ++i)
               ASSERT_NEAR(ga[i], gb[i], 4e-7 * std::abs(gb[i]) + 1.2e-7 * 8 / static_cast<double>(n) + 1e-37) << i;
             continue;
