@@ -319,6 +319,18 @@ void add_pointwise_losses(std::int64_t n) {
   add_pointwise("binary_cross_entropy", n, true, [](auto x, auto y, auto o, auto g) {
     losskit::binary_cross_entropy_forward_backward(x, y, o, g);
   }, [](const auto& x, const auto& y) { return F::binary_cross_entropy(x, y); }, true);
+  add_pointwise("soft_margin", n, false, [](auto x, auto y, auto o, auto g) {
+    losskit::soft_margin_loss_forward_backward(x, y, o, g);
+  }, [](const auto& x, const auto& y) { return F::soft_margin_loss(x, y); });
+  // Counts in (0, 1) as targets; log_input (the default) and the rate form.
+  add_pointwise("poisson_nll", n, true, [none](auto x, auto y, auto o, auto g) {
+    losskit::poisson_nll_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) { return F::poisson_nll_loss(x, y); });
+  add_pointwise("poisson_nll_rate", n, true, [none](auto x, auto y, auto o, auto g) {
+    losskit::poisson_nll_loss_forward_backward(x, y, o, g, none, {.log_input = false});
+  }, [](const auto& x, const auto& y) {
+    return F::poisson_nll_loss(x, y, F::PoissonNLLLossFuncOptions().log_input(false));
+  }, true);
 }
 
 // Semantic-segmentation cross_entropy: logits (N, C, H, W), class ids (N, H, W), mean; the
