@@ -1,8 +1,10 @@
 // gaussian_nll_loss: validate -> rows [R, L] (L = the input's last dim) -> kernel -> reduce.
 // The variance is either per element or one per row (broadcast along the last dim).
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <type_traits>
+#include <vector>
 
 #include "core/check.hpp"
 #include "core/class_args.hpp"
@@ -126,20 +128,44 @@ void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, T
   const T scale = static_cast<T>(reduce_scale(r, g_scalar, n));
   const T eps = static_cast<T>(o.eps);
   const T c = o.full ? static_cast<T>(0.5 * std::log(2 * std::numbers::pi)) : T(0);
-  // Float32 with a per-element variance, every array flat: the SIMD kind (kernels/pointwise.hpp).
+  // Float32 with every array flat: the SIMD kind (kernels/pointwise.hpp). A per-element variance
+  // is its aux operand; one variance per row (rows of at least 64) is repeated into a per-thread
+  // row buffer, and its gradient summed over the row in float64, in order.
   bool simd = false;
   double total = 0;
   if constexpr (std::is_same_v<T, float>) {
     auto flat = [](const auto& m) { return m.data == nullptr || (m.sD == 1 && (m.N <= 1 || m.sN == m.D)); };
-    simd = !per_row && flat(X) && flat(Y) && flat(Vr) && flat(O) && flat(GI) && flat(GT) && flat(GV) && flat(G);
-    if (simd) {
-      const kernels::PwArgs pa{.x = X.data, .y = Y.data, .out = out_none ? O.data : nullptr,
-                               .forward = has_forward(pass), .gi = has_backward(pass) ? GI.data : nullptr,
-                               .gt = want_gt ? GT.data : nullptr, .ga = want_gv ? GV.data : nullptr,
-                               .gvec = use_g_tensor ? G.data : nullptr, .scale = scale, .aux = Vr.data};
-      const kernels::PwParams params{.a = eps, .b = c};
+    simd = flat(X) && flat(Y) && flat(O) && flat(GI) && flat(GT) && flat(G) &&
+           (per_row ? L >= 64 : flat(Vr) && flat(GV));
+    const kernels::PwArgs pa{.x = X.data, .y = Y.data, .out = out_none ? O.data : nullptr,
+                             .forward = has_forward(pass), .gi = has_backward(pass) ? GI.data : nullptr,
+                             .gt = want_gt ? GT.data : nullptr, .ga = want_gv ? GV.data : nullptr,
+                             .gvec = use_g_tensor ? G.data : nullptr, .scale = scale, .aux = Vr.data};
+    const kernels::PwParams params{.a = eps, .b = c};
+    if (simd && !per_row) {
       total = parallel_sum<1>(R * L, 8192, [&](std::int64_t b, std::int64_t e) {
         return Sums<1>{kernels::pointwise_block(kernels::PwKind::GaussianNLL, params, pa, b, e)};
+      })[0];
+    } else if (simd) {
+      total = parallel_sum<1>(R, std::max<std::int64_t>(1, 8192 / L), [&](std::int64_t b, std::int64_t e) {
+        thread_local std::vector<float> vrow, garow;
+        vrow.resize(static_cast<std::size_t>(L));
+        if (want_gv) garow.resize(static_cast<std::size_t>(L));
+        double acc = 0;
+        for (std::int64_t i = b; i < e; ++i) {
+          auto at = [&](auto* p) { return p ? p + i * L : nullptr; };
+          std::fill(vrow.begin(), vrow.end(), Vr.at(i, 0));
+          kernels::PwArgs row = pa;
+          row.x = at(pa.x), row.y = at(pa.y), row.out = at(pa.out), row.gi = at(pa.gi), row.gt = at(pa.gt);
+          row.gvec = at(pa.gvec), row.aux = vrow.data(), row.ga = want_gv ? garow.data() : nullptr;
+          acc += kernels::pointwise_block(kernels::PwKind::GaussianNLL, params, row, 0, L);
+          if (want_gv) {
+            double sv = 0;
+            for (const float gv : garow) sv += static_cast<double>(gv);
+            GV.at(i, 0) = static_cast<float>(sv);
+          }
+        }
+        return Sums<1>{acc};
       })[0];
     }
   }

@@ -496,3 +496,67 @@ TEST(PointwiseSimd, GaussianNLLMatchesScalar) {
     }
   });
 }
+
+// gaussian_nll_loss with one variance per row (rows of 64 and more take the SIMD kind with the
+// variance repeated per row, d/dvar summed over the row) against the scalar loop (stride-2 input).
+TEST(PointwiseSimd, GaussianNLLPerRowVarianceMatchesScalar) {
+  for_each_target([] {
+    for (const std::int64_t L : {64, 67, 200}) {
+      const std::int64_t R = 5, n = R * L;
+      SCOPED_TRACE("L = " + std::to_string(L));
+      const auto un = static_cast<std::size_t>(n);
+      std::vector<float> x = randn(un, 21, 2.0f), y = randn(un, 22, 2.0f), g = randn(un, 24, 1.0f);
+      std::vector<float> v = {0.5f, 1e-9f, 2.0f, kInf, 0.01f};
+      x[3] = kInf;  // row 0 holds an infinite difference
+      std::vector<float> x2(2 * un), y2(2 * un), g2(2 * un);
+      for (std::size_t i = 0; i < un; ++i) x2[2 * i] = x[i], y2[2 * i] = y[i], g2[2 * i] = g[i];
+      const losskit::Shape sh{R, L};
+      const losskit::Shape sh2{R, L};
+      const losskit::Shape st2{2 * L, 2};
+      for (const Reduction red : {Reduction::None, Reduction::Mean}) {
+        const losskit::GaussianNLLLossOptions o{.full = true, .eps = 1e-6, .reduction = red};
+        const losskit::Shape osh = red == Reduction::None ? sh : losskit::Shape{};
+        std::vector<float> l1(un), l2(un), a1(un), a2(un), b1(un), b2(un), c1(R), c2(R);
+        const float up = 0.5f;
+        const ConstView<float> gv1 = red == Reduction::None ? ConstView<float>(g.data(), sh) : ConstView<float>(&up, {});
+        const ConstView<float> gv2 = red == Reduction::None ? ConstView<float>(g2.data(), sh2, st2) : ConstView<float>(&up, {});
+        losskit::gaussian_nll_loss(ConstView<float>(x.data(), sh), ConstView<float>(y.data(), sh),
+                                   ConstView<float>(v.data(), {R}), TensorView<float>(l1.data(), osh), o);
+        losskit::gaussian_nll_loss(ConstView<float>(x2.data(), sh2, st2), ConstView<float>(y2.data(), sh2, st2),
+                                   ConstView<float>(v.data(), {R}), TensorView<float>(l2.data(), osh), o);
+        losskit::gaussian_nll_loss_backward(gv1, ConstView<float>(x.data(), sh), ConstView<float>(y.data(), sh),
+                                            ConstView<float>(v.data(), {R}), TensorView<float>(a1.data(), sh),
+                                            TensorView<float>(b1.data(), sh), TensorView<float>(c1.data(), {R}), o);
+        losskit::gaussian_nll_loss_backward(gv2, ConstView<float>(x2.data(), sh2, st2),
+                                            ConstView<float>(y2.data(), sh2, st2), ConstView<float>(v.data(), {R}),
+                                            TensorView<float>(a2.data(), sh), TensorView<float>(b2.data(), sh),
+                                            TensorView<float>(c2.data(), {R}), o);
+        auto near = [](float got, float ref, double tol, const char* what, std::size_t i) {
+          if (std::isnan(ref) || std::isinf(ref) || ref == 0) {
+            EXPECT_TRUE(same_bits(got, ref) || (ref == 0 && got == 0)) << what << "[" << i << "]: " << got << " vs " << ref;
+          } else {
+            EXPECT_NEAR(got, ref, tol) << what << "[" << i << "]";
+          }
+        };
+        const std::size_t nl = red == Reduction::None ? un : 1;
+        for (std::size_t i = 0; i < nl; ++i) near(l1[i], l2[i], 1e-5 * std::abs(l2[i]) + 1e-6, "loss", i);
+        for (std::size_t i = 0; i < un; ++i) {
+          near(a1[i], a2[i], 1e-6 * std::abs(a2[i]) + 1e-30, "d/dx", i);
+          near(b1[i], b2[i], 1e-6 * std::abs(b2[i]) + 1e-30, "d/dy", i);
+        }
+        // d/dvar sums a row of terms 0.5 up (1 / v - d^2 / v^2) that cancel: relative to their magnitudes.
+        for (std::int64_t r = 0; r < R; ++r) {
+          const double vr = std::max(static_cast<double>(v[static_cast<std::size_t>(r)]), 1e-6);
+          double mag = 0;
+          for (std::int64_t l = 0; l < L; ++l) {
+            const auto i = static_cast<std::size_t>(r * L + l);
+            const double dd = static_cast<double>(x[i]) - y[i];
+            mag += std::abs(red == Reduction::None ? g[i] : up / n) * (1 / vr + dd * dd / (vr * vr));
+          }
+          near(c1[static_cast<std::size_t>(r)], c2[static_cast<std::size_t>(r)], 1e-6 * mag + 1e-30, "d/dvar",
+               static_cast<std::size_t>(r));
+        }
+      }
+    }
+  });
+}
