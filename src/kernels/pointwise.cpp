@@ -128,7 +128,7 @@ struct SmoothL1V {
 // binary_cross_entropy.cpp); with kPos the per-element pos_weight p comes as the aux operand
 // (without, p = 1). Lanes whose x, y (and p) are finite take the short form (Finite):
 //   loss = c l1p + |x| (x >= 0 ? 1 - y : p y),   dx = c sigmoid(x) - p y,   c = p y + 1 - y,
-// with e = exp(-|x|) (ExpNonPos, under 1 ULP), l1p = log1p(e) (Log1pUnit, 1.5 ULP), sigmoid(x)
+// with e = exp(-|x|) (ExpNonPos, under 1 ULP), l1p = log1p(e) (Log1pUnit, 1.4 ULP), sigmoid(x)
 // = (x >= 0 ? 1 : e) / (1 + e) (RecipUnit, 1 ULP): one FMA for the |x| term, so no
 // cancellation between max(x, 0) and x y. Other lanes take the general form with the scalar
 // Op's limits (General):

@@ -61,7 +61,7 @@ double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int
 void zero_bytes(void* p, std::int64_t bytes, bool stream);
 
 /// y[i] = log1p(x[i]) for x[i] in [0, 1] with the kernels' Log1pUnit (kernels/simd-inl.h:
-/// under 1.5 float32 ULP with FMA). For tests.
+/// under 1.4 float32 ULP with FMA). For tests.
 void log1p_unit(const float* x, float* y, std::size_t n);
 
 /// Buffers at least this large (bytes) are written with non-temporal stores.
