@@ -334,6 +334,91 @@ struct GaussianNLLV {
   }
 };
 
+// log_cosh_loss, as the scalar LogCoshOp (regression/log_cosh_loss.cpp), optax's form:
+// loss = z + log1p(exp(-2 z)) - ln 2 with z = |x - y| (ExpNonPos and Log1pUnit: a few ULP of
+// z + ln 2, the same cancellation near z = 0 as the scalar form, which works in float32 too),
+// dx = tanh(x - y) (Highway's Tanh, max 4 ULP; +-1 at +-inf, NaN kept), dy = -dx.
+struct LogCoshV {
+  static HWY_INLINE VF Th(DF d, VF df) {
+    const VF t = hn::IfThenElse(hn::IsInf(df), hn::CopySign(hn::Set(d, 1.0f), df), hn::Tanh(d, df));
+    return hn::IfThenElse(hn::IsNaN(df), df, t);
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    const VF z = hn::Abs(hn::Sub(x, y));
+    const VF l1p = Log1pUnit(d, ExpNonPos(d, hn::Mul(hn::Set(d, -2.0f), z)));
+    return hn::Sub(hn::Add(z, l1p), hn::Set(d, 0.693147180559945309f));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return Th(d, hn::Sub(x, y)); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const { return hn::Neg(Th(d, hn::Sub(x, y))); }
+};
+
+// msle_loss, as the scalar MSLEOp (regression/msle_mape.cpp): c(v) = (v >= eps ? v : eps) (NaN
+// -> eps), r = log1p(c(x)) - log1p(c(y)), loss = r r, dx = (x >= eps ? 2 r / (c(x) + 1) : 0),
+// dy = (y >= eps ? -2 r / (c(y) + 1) : 0); the same float32 operations except log1p:
+// log1p(v) = log(u) + c / u with u = 1 + v rounded and c = v - (u - 1) its exact rounding
+// error (0 for v = inf), log by LogPos (under 1 ULP). r cancels where x and y are close, in
+// both forms alike.
+struct MSLEV {
+  float eps;
+  HWY_INLINE VF C(DF d, VF v) const {
+    const VF e = hn::Set(d, eps);
+    return hn::IfThenElse(hn::Ge(v, e), v, e);
+  }
+  static HWY_INLINE VF Log1p(DF d, VF v) {
+    const VF one = hn::Set(d, 1.0f);
+    const VF u = hn::Add(v, one);
+    const VF c = hn::IfThenZeroElse(hn::IsInf(v), hn::Sub(v, hn::Sub(u, one)));
+    return hn::Add(LogPos(d, u), hn::Div(c, u));
+  }
+  HWY_INLINE VF R(DF d, VF x, VF y) const { return hn::Sub(Log1p(d, C(d, x)), Log1p(d, C(d, y))); }
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF r = R(d, x, y);
+    l = hn::Mul(r, r);
+    g = Grad(d, x, r, 2.0f);
+  }
+  HWY_INLINE VF Grad(DF d, VF v, VF r, float two) const {
+    const VF g = hn::Div(hn::Mul(hn::Set(d, two), r), hn::Add(C(d, v), hn::Set(d, 1.0f)));
+    return hn::IfThenElseZero(hn::Ge(v, hn::Set(d, eps)), g);
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    const VF r = R(d, x, y);
+    return hn::Mul(r, r);
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const { return Grad(d, x, R(d, x, y), 2.0f); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const { return Grad(d, y, R(d, x, y), -2.0f); }
+};
+
+// mape_loss, as the scalar MAPEOp (regression/msle_mape.cpp), operation by operation (the same
+// bits): m = max(|y|, eps) (NaN y -> eps), loss = 100 |y - x| / m, dx = 100 sign(x - y) / m,
+// dy = 100 sign(q) dq with q = (y - x) / m, dq = (|y| >= eps ? (1 - q sign(y)) / m : 1 / m);
+// sign(0) = sign(NaN) = 0.
+struct MAPEV {
+  float eps;
+  static HWY_INLINE VF Sign(DF d, VF v) {
+    const VF zero = hn::Zero(d);
+    return hn::IfThenElse(hn::Gt(v, zero), hn::Set(d, 1.0f), hn::IfThenElseZero(hn::Lt(v, zero), hn::Set(d, -1.0f)));
+  }
+  static HWY_INLINE VF AbsLt(DF d, VF v) { return hn::IfThenElse(hn::Lt(v, hn::Zero(d)), hn::Neg(v), v); }
+  HWY_INLINE VF M(DF d, VF ay) const {
+    const VF e = hn::Set(d, eps);
+    return hn::IfThenElse(hn::Ge(ay, e), ay, e);
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    return hn::Div(hn::Mul(hn::Set(d, 100.0f), AbsLt(d, hn::Sub(y, x))), M(d, AbsLt(d, y)));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    return hn::Div(hn::Mul(hn::Set(d, 100.0f), Sign(d, hn::Sub(x, y))), M(d, AbsLt(d, y)));
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const {
+    const VF ay = AbsLt(d, y), m = M(d, ay);
+    const VF one = hn::Set(d, 1.0f);
+    const VF q = hn::Div(hn::Sub(y, x), m);
+    const VF dq = hn::IfThenElse(hn::Ge(ay, hn::Set(d, eps)), hn::Div(hn::Sub(one, hn::Mul(q, Sign(d, y))), m),
+                                 hn::Div(one, m));
+    return hn::Mul(hn::Mul(hn::Set(d, 100.0f), Sign(d, q)), dq);
+  }
+};
+
 // Calls of an op's functions with the aux operand p (pos_weight) where it takes one.
 template <class Op>
 constexpr bool kOpAux = requires { requires Op::kAux; };
@@ -608,6 +693,9 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::PoissonLog: return Block(PoissonLogV{}, a, nullptr, 0, b, e);
     case PwKind::PoissonRate: return Block(PoissonRateV{p.a}, a, nullptr, 0, b, e);
     case PwKind::GaussianNLL: return BlockAux(GaussianNLLV{p.a, p.b}, a, b, e);
+    case PwKind::LogCosh: return Block(LogCoshV{}, a, nullptr, 0, b, e);
+    case PwKind::MSLE: return Block(MSLEV{p.a}, a, nullptr, 0, b, e);
+    case PwKind::MAPE: return Block(MAPEV{p.a}, a, nullptr, 0, b, e);
   }
   return 0.0;
 }

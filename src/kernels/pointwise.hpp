@@ -26,6 +26,9 @@ enum class PwKind : int {
   PoissonLog,      ///< exp(x) - y x, poisson_nll_loss with log_input and not full
   PoissonRate,     ///< x - y log(x + a), poisson_nll_loss without log_input, not full (a = eps)
   GaussianNLL,     ///< 0.5 (log v + (x - y)^2 / v) + b, v = max(aux, a) (a = eps, b = the full term)
+  LogCosh,         ///< |d| + log1p(exp(-2 |d|)) - log 2, d = x - y
+  MSLE,            ///< (log1p(max(x, a)) - log1p(max(y, a)))^2 (a = eps)
+  MAPE,            ///< 100 |y - x| / max(|y|, a) (a = eps)
 };
 
 /// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.

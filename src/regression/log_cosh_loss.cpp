@@ -11,6 +11,7 @@ namespace {
 
 /// log(cosh(d)) = |d| + log1p(exp(-2|d|)) - log 2, which neither overflows nor cancels.
 struct LogCoshOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::LogCosh;  // contiguous float32
   template <class V>
   V loss(V x, V y) const {
     const V d = x - y;

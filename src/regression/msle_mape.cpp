@@ -14,6 +14,8 @@ namespace {
 template <class T>
 struct MSLEOp {
   T eps;
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::MSLE;  // contiguous float32
+  kernels::PwParams simd_params() const { return {.a = static_cast<float>(eps)}; }
   template <class V>
   V loss(V x, V y) const {
     const V r = std::log1p(x >= eps ? x : eps) - std::log1p(y >= eps ? y : eps);
@@ -37,6 +39,8 @@ struct MSLEOp {
 template <class T>
 struct MAPEOp {
   T eps;
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::MAPE;  // contiguous float32
+  kernels::PwParams simd_params() const { return {.a = static_cast<float>(eps)}; }
   template <class V>
   static V sign(V v) { return v > V(0) ? V(1) : (v < V(0) ? V(-1) : V(0)); }
   template <class V>
