@@ -19,6 +19,10 @@ using detail::Pass;
 // ------------------------------------------------------------------------- sigmoid focal -----
 struct SigmoidFocalOp {
   double alpha, gamma;
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::SigmoidFocal;  // contiguous float32
+  kernels::PwParams simd_params() const {
+    return {.a = static_cast<float>(alpha), .b = static_cast<float>(gamma), .c = alpha < 0 ? 1.0f : 0.0f};
+  }
 
   template <class V>
   V alpha_t(V y) const {

@@ -16,7 +16,9 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "kernels/pointwise.hpp"
@@ -419,6 +421,73 @@ struct MAPEV {
   }
 };
 
+// sigmoid_focal_loss, as the scalar SigmoidFocalOp (classification/focal.cpp), formula by
+// formula for every lane (params: a = alpha, b = gamma, c = 1 when alpha < 0, i.e. a_t = 1):
+//   p = sigmoid(x), omp = sigmoid(-x) (e = exp(-|x|), RecipUnit(1 + e); exactly 0 / 1 at +-inf)
+//   ce = coef_mul(y, sp(-x)) + coef_mul(1 - y, sp(x)),  sp(z) = max(z, 0) + log1p(e)
+//   q = p (1 - y) + omp y,  mod = q^gamma,  a_t = alpha y + (1 - alpha)(1 - y)
+//   loss = a_t coef_mul(mod, ce)
+//   dx = a_t ((p - y) mod + [gamma != 0, p omp > 0, q > 0] gamma ce q^(gamma - 1) (1 - 2y) p omp)
+// q^gamma: q q for gamma = 2, q for 1, 1 for 0; otherwise exp(gamma log |q|) (Highway's Exp,
+// LogPos) with the sign of q for odd integer gamma, NaN for q < 0 and other gamma, 0 at q = 0.
+// A NaN x or y gives NaN (as the scalar form). ExpNonPos flushes e below 2^-126, where the
+// scalar form keeps subnormal p or omp (differences below 1e-37).
+struct SigmoidFocalV {
+  float alpha, gamma;
+  bool no_alpha;
+  HWY_INLINE VF Pow(DF d, VF q, float g) const {
+    if (g == 2.0f) return hn::Mul(q, q);
+    if (g == 1.0f) return q;
+    if (g == 0.0f) return hn::Set(d, 1.0f);
+    const VF aq = hn::Abs(q);
+    VF v = KLDivLogTargetV::ExpT(d, hn::Mul(hn::Set(d, g), LogPos(d, aq)));
+    const auto neg = hn::Lt(q, hn::Zero(d));
+    const bool integer = std::nearbyint(g) == g;
+    const bool odd = integer && std::fmod(g, 2.0f) != 0.0f;
+    if (!integer) v = hn::IfThenElse(neg, hn::Set(d, std::numeric_limits<float>::quiet_NaN()), v);
+    else if (odd) v = hn::IfThenElse(neg, hn::Neg(v), v);
+    // 0^g = 0 (g > 0), 0^g = inf (g < 0, only as gamma - 1 where q > 0 is required anyway).
+    return hn::IfThenElse(hn::Eq(q, hn::Zero(d)), hn::Set(d, g > 0 ? 0.0f : std::numeric_limits<float>::infinity()), v);
+  }
+  static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF one = hn::Set(d, 1.0f), zero = hn::Zero(d);
+    const VF e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
+    const VF r = RecipUnit(d, hn::Add(one, e));
+    const VF er = hn::Mul(e, r);
+    const auto pos = hn::Ge(x, zero);
+    const VF p = hn::IfThenElse(pos, r, er), omp = hn::IfThenElse(pos, er, r);
+    const VF l1p = Log1pUnit(d, e);
+    const VF spp = hn::Add(hn::Max(x, zero), l1p), spn = hn::Add(hn::Max(hn::Neg(x), zero), l1p);
+    const VF omy = hn::Sub(one, y);
+    const VF ce = hn::Add(CoefMul(d, y, spn), CoefMul(d, omy, spp));
+    const VF q = hn::Add(hn::Mul(p, omy), hn::Mul(omp, y));
+    const VF mod = Pow(d, q, gamma);
+    const VF at = no_alpha ? one : hn::Add(hn::Mul(hn::Set(d, alpha), y), hn::Mul(hn::Set(d, 1.0f - alpha), omy));
+    const auto nan = hn::Or(hn::IsNaN(x), hn::IsNaN(y));
+    l = hn::IfThenElse(nan, hn::Add(x, y), hn::Mul(at, CoefMul(d, mod, ce)));
+    VF dd = hn::Mul(hn::Sub(p, y), mod);
+    if (gamma != 0.0f) {
+      const VF ppm = hn::Mul(p, omp);
+      const VF mod1 = Pow(d, q, gamma - 1.0f);
+      const VF extra = hn::Mul(hn::Mul(hn::Mul(hn::Mul(hn::Set(d, gamma), ce), mod1), hn::Sub(one, hn::Add(y, y))), ppm);
+      dd = hn::Add(dd, hn::IfThenElseZero(hn::And(hn::Gt(ppm, zero), hn::Gt(q, zero)), extra));
+    }
+    g = hn::IfThenElse(nan, hn::Add(x, y), hn::Mul(at, dd));
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    VF l, g;
+    LossDx(d, x, y, l, g);
+    return l;
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    VF l, g;
+    LossDx(d, x, y, l, g);
+    return g;
+  }
+  HWY_INLINE VF Dy(DF d, VF, VF) const { return hn::Set(d, std::numeric_limits<float>::quiet_NaN()); }
+};
+
 // Calls of an op's functions with the aux operand p (pos_weight) where it takes one.
 template <class Op>
 constexpr bool kOpAux = requires { requires Op::kAux; };
@@ -696,6 +765,7 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::LogCosh: return Block(LogCoshV{}, a, nullptr, 0, b, e);
     case PwKind::MSLE: return Block(MSLEV{p.a}, a, nullptr, 0, b, e);
     case PwKind::MAPE: return Block(MAPEV{p.a}, a, nullptr, 0, b, e);
+    case PwKind::SigmoidFocal: return Block(SigmoidFocalV{p.a, p.b, p.c != 0}, a, nullptr, 0, b, e);
   }
   return 0.0;
 }

@@ -1,5 +1,5 @@
 // The SIMD kinds of the pointwise driver (mse, l1, huber, smooth_l1, bce_with_logits,
-// soft_margin, poisson_nll, log_cosh, msle, mape) against
+// soft_margin, poisson_nll, log_cosh, msle, mape, sigmoid_focal) against
 // the losses' scalar Ops, on every instruction set compiled into the library that this CPU
 // supports: a contiguous float32 call takes the Highway sweep, the same call on stride-2 views
 // takes the scalar Op, so the two must agree (bitwise for mse, l1, huber, smooth_l1 and mape, whose
@@ -103,6 +103,29 @@ double msle_cancel(double x, double y, int which) {
   return std::isfinite(t) ? t : 0.0;
 }
 
+// sigmoid_focal: the loss and the gradient's terms within a few ULP each, per factor (p and omp
+// from an approximate reciprocal, q^gamma by squaring or, for other gamma, exp(gamma log q),
+// whose error grows with gamma |log q|); the gradient's p - y cancels as bce_with_logits'.
+std::function<double(double, double, int)> focal_cancel(double alpha, double gamma) {
+  return [alpha, gamma](double x, double y, int which) {
+    const double p = 1 / (1 + std::exp(-x)), omp = 1 / (1 + std::exp(x));
+    const double q = p * (1 - y) + omp * y, at = alpha < 0 ? 1 : alpha * y + (1 - alpha) * (1 - y);
+    const double spn = std::log1p(std::exp(-x)), spp = std::log1p(std::exp(x)), ce = y * spn + (1 - y) * spp;
+    // Condition numbers of the sums (targets outside [0, 1] make them differences).
+    const double qc = (std::abs(p * (1 - y)) + std::abs(omp * y)) / std::abs(q);
+    const double atc = alpha < 0 ? 0 : (std::abs(alpha * y) + std::abs((1 - alpha) * (1 - y))) / std::abs(at);
+    const double cec = (std::abs(y * spn) + std::abs((1 - y) * spp)) / std::abs(ce);
+    const bool gen = gamma != 0 && gamma != 1 && gamma != 2;
+    const double rel = 6e-8 * (4 + 4 * atc + 4 * cec + 4 * gamma * qc +
+                               (gen ? 2 * gamma * std::abs(std::log(std::abs(q))) + 4 : 0));
+    const double mod = std::pow(std::abs(q), gamma);
+    const double extra = gamma != 0 ? gamma * ce * std::pow(std::abs(q), gamma - 1) * (1 - 2 * y) * p * omp : 0;
+    const double t = which == 0 ? rel * std::abs(at * mod * ce)
+                                : std::abs(at) * (rel * (std::abs((p - y) * mod) + std::abs(extra)) + 1.2e-7 * mod);
+    return std::isfinite(t) ? t : 0.0;
+  };
+}
+
 // log_cosh: the loss within a few ULP of z + ln 2; tanh within 4 ULP (Highway) plus the scalar's.
 double log_cosh_cancel(double x, double y, int which) {
   const double z = std::abs(x - y);
@@ -182,6 +205,23 @@ std::vector<Case> cases() {
                  losskit::msle_loss_backward(g, x, y, gi, gt, {.reduction = r});
                },
                true, msle_cancel});
+  struct Focal {
+    const char* name;
+    double alpha, gamma;
+  };
+  for (const Focal f : {Focal{"sigmoid_focal 0.25 2", 0.25, 2.0}, Focal{"sigmoid_focal -1 1.5", -1.0, 1.5},
+                        Focal{"sigmoid_focal 0.6 3", 0.6, 3.0}, Focal{"sigmoid_focal 0.25 0", 0.25, 0.0},
+                        Focal{"sigmoid_focal 0.5 1", 0.5, 1.0}, Focal{"sigmoid_focal 0.25 0.5", 0.25, 0.5}}) {
+    const double alpha = f.alpha, gamma = f.gamma;
+    c.push_back({f.name, false, false, 1.0f,
+                 [=](auto x, auto y, auto, auto o, Reduction r) {
+                   losskit::sigmoid_focal_loss(x, y, o, {.alpha = alpha, .gamma = gamma, .reduction = r});
+                 },
+                 [=](auto g, auto x, auto y, auto, auto gi, auto, Reduction r) {
+                   losskit::sigmoid_focal_loss_backward(g, x, y, gi, {.alpha = alpha, .gamma = gamma, .reduction = r});
+                 },
+                 false, focal_cancel(alpha, gamma)});
+  }
   c.push_back({"mape", false, true, 1e-7f,
                [](auto x, auto y, auto, auto o, Reduction r) { losskit::mape_loss(x, y, o, {.reduction = r}); },
                [](auto g, auto x, auto y, auto, auto gi, auto gt, Reduction r) {
@@ -318,7 +358,7 @@ TEST(PointwiseSimd, FusedPlainSweepMatchesGeneralSweep) {
   const k::PwKind kinds[] = {k::PwKind::BCELogits,      k::PwKind::MSE,        k::PwKind::L1,
                              k::PwKind::Huber,          k::PwKind::KLDiv,      k::PwKind::KLDivLogTarget,
                              k::PwKind::SoftMargin,     k::PwKind::PoissonLog, k::PwKind::LogCosh,
-                             k::PwKind::MSLE,           k::PwKind::MAPE};
+                             k::PwKind::MSLE,           k::PwKind::MAPE,       k::PwKind::SigmoidFocal};
   for_each_target([&] {
     for (const k::PwKind kind : kinds) {
       SCOPED_TRACE("kind " + std::to_string(static_cast<int>(kind)));
