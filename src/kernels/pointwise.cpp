@@ -278,37 +278,61 @@ struct SoftMarginV {
   }
 };
 
-// poisson_nll_loss with log_input and not full, as the scalar PoissonLogOp<false>
-// (regression/poisson_nll_loss.cpp): loss = exp(x) - (y == 0 ? 0 : y x), dx = exp(x) - y,
-// dy = -x; exp as KLDivLogTargetV::ExpT (Highway's Exp, max 1 ULP; inf above 88.72, NaN kept).
+// Stirling's term of poisson_nll_loss with full = True, as the scalar stirling / stirling_dy:
+// y > 1 ? y log y - y + 0.5 log(2 pi y) : 0 and y > 1 ? log y + 0.5 / y : 0 (NaN: 0), the
+// same float32 operations except log (LogPos, under 1 ULP).
+struct Stirling {
+  static HWY_INLINE VF Term(DF d, VF y) {
+    const VF v = hn::Add(hn::Sub(hn::Mul(y, LogPos(d, y)), y),
+                         hn::Mul(hn::Set(d, 0.5f), LogPos(d, hn::Mul(hn::Set(d, 6.28318530717958648f), y))));
+    return hn::IfThenElseZero(hn::Gt(y, hn::Set(d, 1.0f)), v);
+  }
+  static HWY_INLINE VF Dy(DF d, VF y) {
+    const VF v = hn::Add(LogPos(d, y), hn::Div(hn::Set(d, 0.5f), y));
+    return hn::IfThenElseZero(hn::Gt(y, hn::Set(d, 1.0f)), v);
+  }
+};
+
+// poisson_nll_loss with log_input, as the scalar PoissonLogOp (regression/poisson_nll_loss.cpp):
+// loss = exp(x) - (y == 0 ? 0 : y x) (+ Stirling's term when full), dx = exp(x) - y,
+// dy = -x (+ its derivative); exp as KLDivLogTargetV::ExpT (Highway's Exp, max 1 ULP; inf above
+// 88.72, NaN kept).
 struct PoissonLogV {
+  bool full;
+  HWY_INLINE VF Full(DF d, VF y, VF l) const { return full ? hn::Add(l, Stirling::Term(d, y)) : l; }
   HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
     const VF e = KLDivLogTargetV::ExpT(d, x);
-    l = hn::Sub(e, hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, x)));
+    l = Full(d, y, hn::Sub(e, hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, x))));
     g = hn::Sub(e, y);
   }
   HWY_INLINE VF Loss(DF d, VF x, VF y) const {
-    return hn::Sub(KLDivLogTargetV::ExpT(d, x), hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, x)));
+    return Full(d, y, hn::Sub(KLDivLogTargetV::ExpT(d, x), hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, x))));
   }
   HWY_INLINE VF Dx(DF d, VF x, VF y) const { return hn::Sub(KLDivLogTargetV::ExpT(d, x), y); }
-  HWY_INLINE VF Dy(DF, VF x, VF) const { return hn::Neg(x); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const { return full ? hn::Sub(Stirling::Dy(d, y), x) : hn::Neg(x); }
 };
 
-// poisson_nll_loss without log_input and not full, as the scalar PoissonRateOp<T, false>:
-// loss = x - (y == 0 ? 0 : y log(x + eps)), dx = 1 - (y == 0 ? 0 : y (1 / (x + eps))),
-// dy = -log(x + eps); the same float32 operations except log (LogPos: under 1 ULP, and std::log's
-// values at 0, negatives, inf and NaN).
+// poisson_nll_loss without log_input, as the scalar PoissonRateOp:
+// loss = x - (y == 0 ? 0 : y log(x + eps)) (+ Stirling's term when full),
+// dx = 1 - (y == 0 ? 0 : y (1 / (x + eps))), dy = -log(x + eps) (+ its derivative); the same
+// float32 operations except log (LogPos: under 1 ULP, and std::log's values at 0, negatives, inf
+// and NaN).
 struct PoissonRateV {
   float eps;
+  bool full;
   static HWY_INLINE VF CountTimes(DF d, VF y, VF t) { return hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(y, t)); }
   HWY_INLINE VF Loss(DF d, VF x, VF y) const {
-    return hn::Sub(x, CountTimes(d, y, LogPos(d, hn::Add(x, hn::Set(d, eps)))));
+    const VF l = hn::Sub(x, CountTimes(d, y, LogPos(d, hn::Add(x, hn::Set(d, eps)))));
+    return full ? hn::Add(l, Stirling::Term(d, y)) : l;
   }
   HWY_INLINE VF Dx(DF d, VF x, VF y) const {
     const VF one = hn::Set(d, 1.0f);
     return hn::Sub(one, CountTimes(d, y, hn::Div(one, hn::Add(x, hn::Set(d, eps)))));
   }
-  HWY_INLINE VF Dy(DF d, VF x, VF) const { return hn::Neg(LogPos(d, hn::Add(x, hn::Set(d, eps)))); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const {
+    const VF lg = LogPos(d, hn::Add(x, hn::Set(d, eps)));
+    return full ? hn::Sub(Stirling::Dy(d, y), lg) : hn::Neg(lg);
+  }
 };
 
 // gaussian_nll_loss with a per-element variance (the aux operand), as the scalar loop of
@@ -759,8 +783,8 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::BCELogitsPos: return BlockAux(BCELogitsPosV{}, a, b, e);
     case PwKind::BCE: return Block(BCEV{}, a, nullptr, 0, b, e);
     case PwKind::SoftMargin: return Block(SoftMarginV{}, a, nullptr, 0, b, e);
-    case PwKind::PoissonLog: return Block(PoissonLogV{}, a, nullptr, 0, b, e);
-    case PwKind::PoissonRate: return Block(PoissonRateV{p.a}, a, nullptr, 0, b, e);
+    case PwKind::PoissonLog: return Block(PoissonLogV{p.b != 0}, a, nullptr, 0, b, e);
+    case PwKind::PoissonRate: return Block(PoissonRateV{p.a, p.b != 0}, a, nullptr, 0, b, e);
     case PwKind::GaussianNLL: return BlockAux(GaussianNLLV{p.a, p.b}, a, b, e);
     case PwKind::LogCosh: return Block(LogCoshV{}, a, nullptr, 0, b, e);
     case PwKind::MSLE: return Block(MSLEV{p.a}, a, nullptr, 0, b, e);

@@ -23,8 +23,8 @@ enum class PwKind : int {
   BCELogitsPos,    ///< p y sp(-x) + (1 - y) sp(x), p = pos_weight from PwArgs::aux
   BCE,             ///< -(y log x + (1 - y) log(1 - x)), logs clamped at -100; x in [0, 1]
   SoftMargin,      ///< sp(-y x) (0 for y == 0 inside sp), soft_margin_loss
-  PoissonLog,      ///< exp(x) - y x, poisson_nll_loss with log_input and not full
-  PoissonRate,     ///< x - y log(x + a), poisson_nll_loss without log_input, not full (a = eps)
+  PoissonLog,      ///< exp(x) - y x, poisson_nll_loss with log_input (b = 1: full, Stirling's term)
+  PoissonRate,     ///< x - y log(x + a), poisson_nll_loss without log_input (a = eps, b = 1: full)
   GaussianNLL,     ///< 0.5 (log v + (x - y)^2 / v) + b, v = max(aux, a) (a = eps, b = the full term)
   LogCosh,         ///< |d| + log1p(exp(-2 |d|)) - log 2, d = x - y
   MSLE,            ///< (log1p(max(x, a)) - log1p(max(y, a)))^2 (a = eps)

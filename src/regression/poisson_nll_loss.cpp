@@ -28,17 +28,11 @@ V count_times(V y, V t) {
   return y == V(0) ? V(0) : y * t;
 }
 
-/// The SIMD kind of log_input without Stirling's term (kernels/pointwise.hpp); none with it.
-template <bool Full>
-struct PoissonLogSimd {};
-template <>
-struct PoissonLogSimd<false> {
-  static constexpr kernels::PwKind kSimd = kernels::PwKind::PoissonLog;  // contiguous float32
-};
-
 /// exp(x) - y x (+ Stirling).
 template <bool Full>
-struct PoissonLogOp : PoissonLogSimd<Full> {
+struct PoissonLogOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::PoissonLog;  // contiguous float32
+  kernels::PwParams simd_params() const { return {.b = Full ? 1.0f : 0.0f}; }
   template <class V>
   V loss(V x, V y) const {
     const V l = std::exp(x) - count_times(y, x);
@@ -54,19 +48,12 @@ struct PoissonLogOp : PoissonLogSimd<Full> {
   }
 };
 
-/// The SIMD kind of the rate input without Stirling's term; none with it.
-template <class T, bool Full>
-struct PoissonRateSimd {};
-template <class T>
-struct PoissonRateSimd<T, false> {
-  static constexpr kernels::PwKind kSimd = kernels::PwKind::PoissonRate;  // contiguous float32
-};
-
 /// x - y log(x + eps) (+ Stirling).
 template <class T, bool Full>
-struct PoissonRateOp : PoissonRateSimd<T, Full> {
+struct PoissonRateOp {
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::PoissonRate;  // contiguous float32
   T eps;
-  kernels::PwParams simd_params() const { return {.a = static_cast<float>(eps)}; }
+  kernels::PwParams simd_params() const { return {.a = static_cast<float>(eps), .b = Full ? 1.0f : 0.0f}; }
   template <class V>
   V loss(V x, V y) const {
     const V l = x - count_times(y, std::log(x + eps));
@@ -90,8 +77,8 @@ void run(detail::Pass pass, detail::PointwiseArgs<T> a, const PoissonNLLLossOpti
     if (o.full) detail::run_pointwise(cfg, pass, a, PoissonLogOp<true>{});
     else detail::run_pointwise(cfg, pass, a, PoissonLogOp<false>{});
   } else {
-    if (o.full) detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, true>{{}, eps});
-    else detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, false>{{}, eps});
+    if (o.full) detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, true>{eps});
+    else detail::run_pointwise(cfg, pass, a, PoissonRateOp<T, false>{eps});
   }
 }
 
