@@ -1,9 +1,11 @@
 // poly1_cross_entropy: softmax cross-entropy + epsilon * (1 - p_t), one loss per row of class
 // scores on the shared row driver (core/rowwise.hpp) and the softmax row kernels.
 #include <cmath>
+#include <limits>
 
 #include "core/api.hpp"
 #include "core/rowwise.hpp"
+#include "kernels/softmax.hpp"
 #include "kernels/softmax_row.hpp"
 #include "losskit/classification.hpp"
 
@@ -21,6 +23,9 @@ struct Poly1Kernel {
     else return static_cast<double>(r.t[c * r.st]);
   }
   double operator()(const detail::RowIn<T, TT>& r, T* g, std::int64_t sg, double gs) const {
+    if constexpr (std::is_same_v<T, float> && std::is_same_v<TT, std::int64_t>) {
+      if (r.sx == 1 && (!g || sg == 1)) return simd_ids(r, g, gs);
+    }
     const kernels::RowStats rs = kernels::row_stats<T>(r.x, r.sx, r.C, nullptr, false);
     double ce = 0, one_minus_pt = 0, A = 0, S = 0;
     auto visit = [&](std::int64_t c) {
@@ -43,6 +48,23 @@ struct Poly1Kernel {
       }
     }
     return ce + eps * one_minus_pt;
+  }
+  /// float32 rows with contiguous classes and a class id: the gradient is cross-entropy's times
+  /// (1 + eps p_y), so the SIMD cross-entropy row kernel (kernels/softmax.hpp) runs twice: once
+  /// for ce = lse - x_y (float64, lse within about 2e-7), then with the upstream gradient
+  /// gs (1 + eps p_y), p_y = exp(-ce). loss = ce + eps (1 - p_y) = ce - eps expm1(-ce).
+  double simd_ids(const detail::RowIn<T, TT>& r, T* g, double gs) const {
+    kernels::CeIdsRows<float, float> a{.x = r.x, .sx = r.C, .C = r.C, .y = r.t, .sy = 0,
+                                       .ignore_index = std::numeric_limits<std::int64_t>::min(),
+                                       .k = {.W = static_cast<double>(r.C)}};
+    const double ce = kernels::ce_ids_rows(a, 0, 1);
+    if (g) {
+      a.g = g;
+      a.sg = r.C;
+      a.gs = gs * (1.0 + eps * std::exp(-ce));
+      kernels::ce_ids_rows(a, 0, 1);
+    }
+    return ce - eps * std::expm1(-ce);
   }
 };
 
