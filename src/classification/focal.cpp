@@ -8,6 +8,7 @@
 #include "core/elementwise.hpp"
 #include "core/rowwise.hpp"
 #include "kernels/logistic.hpp"
+#include "kernels/softmax.hpp"
 #include "kernels/softmax_row.hpp"
 #include "losskit/classification.hpp"
 
@@ -96,6 +97,9 @@ struct SoftmaxFocalKernel {
     h = -a * (mod - second);
   }
   double operator()(const detail::RowIn<T, TT>& r, T* g, std::int64_t sg, double gs) const {
+    if constexpr (std::is_same_v<T, float> && std::is_same_v<TT, std::int64_t>) {
+      if (smoothing == 0 && r.sx == 1 && (!g || sg == 1)) return simd_ids(r, g, gs);
+    }
     const kernels::RowStats rs = kernels::row_stats<T>(r.x, r.sx, r.C, nullptr, false);
     double loss = 0, H = 0;
     for (std::int64_t c = 0; c < r.C; ++c) {
@@ -116,6 +120,27 @@ struct SoftmaxFocalKernel {
       }
     }
     return loss;
+  }
+  /// float32 rows with contiguous classes, a class id y and no smoothing: only class y has a
+  /// term, so the gradient is h (onehot - p) = cross-entropy's times -h, and the SIMD
+  /// cross-entropy row kernel (kernels/softmax.hpp) runs twice: once for ce = lse - x_y
+  /// (float64, lse within about 2e-7; log p_y = -ce), then with the upstream gradient -gs h.
+  double simd_ids(const detail::RowIn<T, TT>& r, T* g, double gs) const {
+    const std::int64_t y = *r.t;
+    const double a = class_alpha ? static_cast<double>(class_alpha[y]) : alpha;
+    kernels::CeIdsRows<float, float> k{.x = r.x, .sx = r.C, .C = r.C, .y = r.t, .sy = 0,
+                                       .ignore_index = std::numeric_limits<std::int64_t>::min(),
+                                       .k = {.W = static_cast<double>(r.C)}};
+    const double ce = kernels::ce_ids_rows(k, 0, 1);
+    double l = 0, h = 0;
+    if (a != 0) term(a, -ce, l, h);
+    if (g) {
+      k.g = g;
+      k.sg = r.C;
+      k.gs = -gs * h;
+      kernels::ce_ids_rows(k, 0, 1);
+    }
+    return l;
   }
 };
 

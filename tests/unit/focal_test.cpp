@@ -9,6 +9,7 @@
 
 #include "losskit/losskit.hpp"
 #include "support/loss_checks.hpp"
+#include "support/f32_rows.hpp"
 #include "support/testing.hpp"
 
 using namespace losskit;
@@ -231,4 +232,33 @@ TEST(SoftmaxFocalLoss, BadInputs) {
   EXPECT_TRUE(expect_error_untouched<double>([&] { softmax_focal_loss(xv, tv, o1, {.class_alpha = ca}); }, ErrorKind::Shape, "class_alpha has 2 entries but input has 3 classes", {&out}, -7.0));
   EXPECT_TRUE(expect_error_untouched<double>([&] { softmax_focal_loss(xv, ConstView<double>(p.data(), {2, 3}), o1, {.ignore_index = 0}); }, ErrorKind::Value, "ignore_index = 0 is not supported with probability targets", {&out}, -7.0));
   EXPECT_TRUE(expect_error_untouched<double>([&] { softmax_focal_loss(xv, ConstView<double>(p.data(), {3, 2}), o1); }, ErrorKind::Shape, "input and target must have the same shape", {&out}, -7.0));
+}
+
+// softmax_focal_loss: float32 rows with contiguous classes, class ids and no smoothing take the
+// SIMD cross-entropy row kernel (the gradient is cross-entropy's times -h of the target's term);
+// float64 the scalar rows. Scalar and per-class alpha, gamma 0, 2 and 0.5.
+TEST(SoftmaxFocalLoss, Float32SimdRowsMatchFloat64) {
+  std::vector<float> ca(4099);
+  for (std::size_t c = 0; c < ca.size(); ++c) ca[c] = 0.2f + 0.1f * static_cast<float>(c % 9);
+  const std::vector<double> cad(ca.begin(), ca.end());
+  for (const double gamma : {2.0, 0.0, 0.5}) {
+    for (const bool per_class : {false, true}) {
+      SCOPED_TRACE("gamma " + std::to_string(gamma) + (per_class ? " class_alpha" : ""));
+      auto opts = [&](const auto& x) {
+        using T = std::remove_cvref_t<decltype(*x.data())>;
+        SoftmaxFocalOptions<T> o{.alpha = 0.25, .gamma = gamma, .reduction = Reduction::None};
+        const auto C = static_cast<std::size_t>(x.size(1));
+        if (per_class) {
+          if constexpr (std::is_same_v<T, float>) o.class_alpha = std::span<const float>(ca.data(), C);
+          else o.class_alpha = std::span<const double>(cad.data(), C);
+        }
+        return o;
+      };
+      lktest::check_f32_id_rows_match_f64(
+          [&](auto x, auto t, auto l, auto g) {
+            softmax_focal_loss_forward_backward(x, t, l, g, opts(x));
+          },
+          [&](auto up, auto x, auto t, auto g) { softmax_focal_loss_backward(up, x, t, g, opts(x)); }, 2.0);
+    }
+  }
 }
