@@ -331,6 +331,81 @@ void add_pointwise_losses(std::int64_t n) {
   }, [](const auto& x, const auto& y) {
     return F::poisson_nll_loss(x, y, F::PoissonNLLLossFuncOptions().log_input(false));
   }, true);
+  // Losses libtorch lacks: the baseline is the defining library's formula in libtorch ops.
+  add_pointwise("sigmoid_focal", n, true, [](auto x, auto y, auto o, auto g) {
+    losskit::sigmoid_focal_loss_forward_backward(x, y, o, g, {.reduction = losskit::Reduction::Mean});
+  }, [](const auto& x, const auto& y) {  // torchvision.ops.sigmoid_focal_loss, alpha 0.25, gamma 2
+    auto p = torch::sigmoid(x);
+    auto ce = F::binary_cross_entropy_with_logits(x, y, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
+    auto pt = p * y + (1 - p) * (1 - y);
+    return ((0.25 * y + 0.75 * (1 - y)) * ce * (1 - pt).pow(2)).mean();
+  });
+  add_pointwise("log_cosh", n, false, [none](auto x, auto y, auto o, auto g) {
+    losskit::log_cosh_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) {  // optax.log_cosh
+    auto e = x - y;
+    return (torch::logaddexp(e, -e) - std::log(2.0)).mean();
+  });
+  add_pointwise("msle", n, true, [none](auto x, auto y, auto o, auto g) {
+    losskit::msle_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) {  // keras mean_squared_logarithmic_error
+    return (torch::log1p(x.clamp_min(1e-7)) - torch::log1p(y.clamp_min(1e-7))).pow(2).mean();
+  }, true);
+  add_pointwise("mape", n, false, [none](auto x, auto y, auto o, auto g) {
+    losskit::mape_loss_forward_backward(x, y, o, g, none);
+  }, [](const auto& x, const auto& y) {  // keras mean_absolute_percentage_error
+    return (100.0 * (y - x).abs() / y.abs().clamp_min(1e-7)).mean();
+  });
+  add_pointwise("quantile", n, false, [none](auto x, auto y, auto o, auto g) {
+    losskit::quantile_loss_forward_backward(x, y, o, g, none, {.tau = 0.3});
+  }, [](const auto& x, const auto& y) {  // tfa.losses.pinball_loss, tau 0.3
+    auto e = y - x;
+    return torch::maximum(0.3 * e, (0.3 - 1) * e).mean();
+  });
+  add_pointwise("poisson_nll_full", n, true, [none](auto x, auto y, auto o, auto g) {
+    losskit::poisson_nll_loss_forward_backward(x, y, o, g, none, {.full = true});
+  }, [](const auto& x, const auto& y) {
+    return F::poisson_nll_loss(x, y, F::PoissonNLLLossFuncOptions().full(true));
+  });
+}
+
+// Row losses libtorch lacks, with class ids (N, C): losskit against the defining library's
+// formula in libtorch ops (softmax_focal: Keras CategoricalFocalCrossentropy, alpha 0.25,
+// gamma 2; poly1: optax poly_loss_cross_entropy, epsilon 2).
+void add_row_composed(std::int64_t N, std::int64_t C, bool focal) {
+  auto d = std::make_shared<CeData>();
+  d->N = N, d->C = C;
+  auto init = [d] {
+    if (!d->x.empty()) return;
+    d->x = randn(static_cast<std::size_t>(d->N * d->C), 1);
+    d->g.assign(d->x.size(), 0.0f);
+    d->y = labels(d->N, d->C, false, 2);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = std::string(focal ? "softmax_focal_" : "poly1_ce_") + std::to_string(N) + "x" + std::to_string(C);
+  c->bytes = 8.0 * static_cast<double>(N * C);
+  c->losskit = [d, init, focal] {
+    init();
+    const ConstView<float> x(d->x.data(), {d->N, d->C});
+    const ConstView<std::int64_t> y(d->y.data(), {d->N});
+    const TensorView<float> o(&d->out, {}), g(d->g.data(), {d->N, d->C});
+    if (focal) losskit::softmax_focal_loss_forward_backward(x, y, o, g);
+    else losskit::poly1_cross_entropy_forward_backward(x, y, o, g, {.reduction = losskit::Reduction::Mean});
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, focal] {
+    init();
+    auto x = wrap(d->x.data(), {d->N, d->C}).requires_grad_(true);
+    auto y = torch::from_blob(d->y.data(), {d->N}, torch::kInt64);
+    auto lp = torch::log_softmax(x, 1);
+    auto oh = F::one_hot(y, d->C).to(torch::kFloat32);
+    torch::Tensor l;
+    if (focal) l = (-0.25 * (1 - lp.exp()).pow(2) * lp * oh).sum(1).mean();
+    else l = (-(oh * lp).sum(1) + 2.0 * (oh * (1 - lp.exp())).sum(1)).mean();
+    l.backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
 }
 
 // Semantic-segmentation cross_entropy: logits (N, C, H, W), class ids (N, H, W), mean; the
@@ -479,6 +554,8 @@ int main(int argc, char** argv) {
   add_kl(4096, 4096);
   add_dice(8, 4, 128, 128, 64);
   add_pointwise_losses(std::int64_t{16} << 20);
+  add_row_composed(8192, 1000, true);
+  add_row_composed(8192, 1000, false);
 
   const int reps = 7;
   benchmark::RegisterBenchmark("copy_512MiB", [](benchmark::State& st) {

@@ -445,6 +445,23 @@ struct MAPEV {
   }
 };
 
+// quantile_loss (pinball), as the scalar PinballOp (regression/quantile_loss.cpp), operation by
+// operation (the same bits): e = y - x, loss = (e >= 0 ? tau e : (tau - 1) e),
+// dx = (e >= 0 ? -tau : 1 - tau), dy = (e >= 0 ? tau : tau - 1) (NaN e: the second branch).
+struct PinballV {
+  float tau;
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    const VF e = hn::Sub(y, x);
+    return hn::IfThenElse(hn::Ge(e, hn::Zero(d)), hn::Mul(hn::Set(d, tau), e), hn::Mul(hn::Set(d, tau - 1.0f), e));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    return hn::IfThenElse(hn::Ge(hn::Sub(y, x), hn::Zero(d)), hn::Set(d, -tau), hn::Set(d, 1.0f - tau));
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const {
+    return hn::IfThenElse(hn::Ge(hn::Sub(y, x), hn::Zero(d)), hn::Set(d, tau), hn::Set(d, tau - 1.0f));
+  }
+};
+
 // sigmoid_focal_loss, as the scalar SigmoidFocalOp (classification/focal.cpp), formula by
 // formula for every lane (params: a = alpha, b = gamma, c = 1 when alpha < 0, i.e. a_t = 1):
 //   p = sigmoid(x), omp = sigmoid(-x) (e = exp(-|x|), RecipUnit(1 + e); exactly 0 / 1 at +-inf)
@@ -789,6 +806,7 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::LogCosh: return Block(LogCoshV{}, a, nullptr, 0, b, e);
     case PwKind::MSLE: return Block(MSLEV{p.a}, a, nullptr, 0, b, e);
     case PwKind::MAPE: return Block(MAPEV{p.a}, a, nullptr, 0, b, e);
+    case PwKind::Pinball: return Block(PinballV{p.a}, a, nullptr, 0, b, e);
     case PwKind::SigmoidFocal: return Block(SigmoidFocalV{p.a, p.b, p.c != 0}, a, nullptr, 0, b, e);
   }
   return 0.0;

@@ -29,6 +29,7 @@ enum class PwKind : int {
   LogCosh,         ///< |d| + log1p(exp(-2 |d|)) - log 2, d = x - y
   MSLE,            ///< (log1p(max(x, a)) - log1p(max(y, a)))^2 (a = eps)
   MAPE,            ///< 100 |y - x| / max(|y|, a) (a = eps)
+  Pinball,         ///< quantile_loss: e = y - x, e >= 0 ? a e : (a - 1) e (a = tau)
   SigmoidFocal,    ///< a_t (1 - p_t)^b bce_with_logits (a = alpha, b = gamma, c = 1: no alpha)
 };
 

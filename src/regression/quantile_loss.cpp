@@ -12,6 +12,8 @@ namespace {
 template <class T>
 struct PinballOp {
   T tau;
+  static constexpr kernels::PwKind kSimd = kernels::PwKind::Pinball;  // contiguous float32
+  kernels::PwParams simd_params() const { return {.a = static_cast<float>(tau)}; }
   template <class V>
   V loss(V x, V y) const {
     const V e = y - x;

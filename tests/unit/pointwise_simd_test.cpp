@@ -1,11 +1,11 @@
 // The SIMD kinds of the pointwise driver (mse, l1, huber, smooth_l1, bce_with_logits,
-// soft_margin, poisson_nll, log_cosh, msle, mape, sigmoid_focal) against
-// the losses' scalar Ops, on every instruction set compiled into the library that this CPU
-// supports: a contiguous float32 call takes the Highway sweep, the same call on stride-2 views
-// takes the scalar Op, so the two must agree (bitwise for mse, l1, huber, smooth_l1 and mape, whose
-// vector code repeats the scalar operations; within a few ULP for the others, whose exp/log1p
-// are the kernels' own). Sizes 1..67 (every tail) and 1000, with ties, +-inf, NaN, huge values and
-// values on the branch boundaries.
+// soft_margin, poisson_nll, log_cosh, msle, mape, quantile, sigmoid_focal) against the losses'
+// scalar Ops, on every instruction set compiled into the library that this CPU supports: a
+// contiguous float32 call takes the Highway sweep, the same call on stride-2 views takes the
+// scalar Op, so the two must agree (bitwise for mse, l1, huber, smooth_l1, mape and quantile,
+// whose vector code repeats the scalar operations; within a few ULP for the others, whose
+// exp/log/log1p are the kernels' own). Sizes 1..67 (every tail) and 1000, with ties, +-inf, NaN,
+// huge values and values on the branch boundaries.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -252,6 +252,16 @@ std::vector<Case> cases() {
                  },
                  false, focal_cancel(alpha, gamma)});
   }
+  for (const double tau : {0.3, 0.0, 1.0}) {
+    c.push_back({tau == 0.3 ? "quantile 0.3" : (tau == 0 ? "quantile 0" : "quantile 1"), false, true, 0.0f,
+                 [tau](auto x, auto y, auto, auto o, Reduction r) {
+                   losskit::quantile_loss(x, y, o, {.tau = tau, .reduction = r});
+                 },
+                 [tau](auto g, auto x, auto y, auto, auto gi, auto gt, Reduction r) {
+                   losskit::quantile_loss_backward(g, x, y, gi, gt, {.tau = tau, .reduction = r});
+                 },
+                 true});
+  }
   c.push_back({"mape", false, true, 1e-7f,
                [](auto x, auto y, auto, auto o, Reduction r) { losskit::mape_loss(x, y, o, {.reduction = r}); },
                [](auto g, auto x, auto y, auto, auto gi, auto gt, Reduction r) {
@@ -390,7 +400,8 @@ TEST(PointwiseSimd, FusedPlainSweepMatchesGeneralSweep) {
   const k::PwKind kinds[] = {k::PwKind::BCELogits,      k::PwKind::MSE,        k::PwKind::L1,
                              k::PwKind::Huber,          k::PwKind::KLDiv,      k::PwKind::KLDivLogTarget,
                              k::PwKind::SoftMargin,     k::PwKind::PoissonLog, k::PwKind::LogCosh,
-                             k::PwKind::MSLE,           k::PwKind::MAPE,       k::PwKind::SigmoidFocal};
+                             k::PwKind::MSLE,           k::PwKind::MAPE,       k::PwKind::SigmoidFocal,
+                             k::PwKind::Pinball};
   for_each_target([&] {
     for (const k::PwKind kind : kinds) {
       SCOPED_TRACE("kind " + std::to_string(static_cast<int>(kind)));
