@@ -126,20 +126,12 @@ struct SoftmaxFocalKernel {
   /// cross-entropy row kernel (kernels/softmax.hpp) runs twice: once for ce = lse - x_y
   /// (float64, lse within about 2e-7; log p_y = -ce), then with the upstream gradient -gs h.
   double simd_ids(const detail::RowIn<T, TT>& r, T* g, double gs) const {
-    const std::int64_t y = *r.t;
-    const double a = class_alpha ? static_cast<double>(class_alpha[y]) : alpha;
-    kernels::CeIdsRows<float, float> k{.x = r.x, .sx = r.C, .C = r.C, .y = r.t, .sy = 0,
-                                       .ignore_index = std::numeric_limits<std::int64_t>::min(),
-                                       .k = {.W = static_cast<double>(r.C)}};
-    const double ce = kernels::ce_ids_rows(k, 0, 1);
+    const double a = class_alpha ? static_cast<double>(class_alpha[*r.t]) : alpha;
     double l = 0, h = 0;
-    if (a != 0) term(a, -ce, l, h);
-    if (g) {
-      k.g = g;
-      k.sg = r.C;
-      k.gs = -gs * h;
-      kernels::ce_ids_rows(k, 0, 1);
-    }
+    kernels::ce_id_row_scaled(r.x, r.C, r.t, g, [&](double ce) {
+      if (a != 0) term(a, -ce, l, h);
+      return -gs * h;
+    });
     return l;
   }
 };

@@ -1,7 +1,6 @@
 // poly1_cross_entropy: softmax cross-entropy + epsilon * (1 - p_t), one loss per row of class
 // scores on the shared row driver (core/rowwise.hpp) and the softmax row kernels.
 #include <cmath>
-#include <limits>
 
 #include "core/api.hpp"
 #include "core/rowwise.hpp"
@@ -54,16 +53,8 @@ struct Poly1Kernel {
   /// for ce = lse - x_y (float64, lse within about 2e-7), then with the upstream gradient
   /// gs (1 + eps p_y), p_y = exp(-ce). loss = ce + eps (1 - p_y) = ce - eps expm1(-ce).
   double simd_ids(const detail::RowIn<T, TT>& r, T* g, double gs) const {
-    kernels::CeIdsRows<float, float> a{.x = r.x, .sx = r.C, .C = r.C, .y = r.t, .sy = 0,
-                                       .ignore_index = std::numeric_limits<std::int64_t>::min(),
-                                       .k = {.W = static_cast<double>(r.C)}};
-    const double ce = kernels::ce_ids_rows(a, 0, 1);
-    if (g) {
-      a.g = g;
-      a.sg = r.C;
-      a.gs = gs * (1.0 + eps * std::exp(-ce));
-      kernels::ce_ids_rows(a, 0, 1);
-    }
+    const double ce =
+        kernels::ce_id_row_scaled(r.x, r.C, r.t, g, [&](double v) { return gs * (1.0 + eps * std::exp(-v)); });
     return ce - eps * std::expm1(-ce);
   }
 };

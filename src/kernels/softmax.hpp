@@ -124,6 +124,26 @@ double ce_ids_rows(const CeIdsRows<T, G>& a, std::int64_t begin, std::int64_t en
   return sum;
 }
 
+/// One float32 class-id row (C contiguous logits, target *y in [0, C)) of a loss that depends on
+/// the row only through ce = lse - x_y (poly1, softmax focal with class ids): returns ce
+/// (float64, from the SIMD row kernel), calls factor(ce) once, and when g is not null writes
+/// cross-entropy's gradient p - onehot(y) times factor(ce) to g (a second pass of the kernel).
+template <class F>
+double ce_id_row_scaled(const float* x, std::int64_t C, const std::int64_t* y, float* g, F&& factor) {
+  CeIdsRows<float, float> a{.x = x, .sx = C, .C = C, .y = y, .sy = 0,
+                            .ignore_index = std::numeric_limits<std::int64_t>::min(),
+                            .k = {.W = static_cast<double>(C)}};
+  const double ce = ce_ids_rows(a, 0, 1);
+  const double f = factor(ce);
+  if (g) {
+    a.g = g;
+    a.sg = C;
+    a.gs = f;
+    ce_ids_rows(a, 0, 1);
+  }
+  return ce;
+}
+
 /// log-sum-exp of a contiguous float row (SIMD); NaN/inf handled as the reference does.
 double row_lse(const float* x, std::int64_t C);
 
