@@ -846,6 +846,8 @@ void ZeroBytes(void* p, std::int64_t bytes, bool stream) {
   hwy::FlushStream();
 }
 
+const char* PointwiseTargetName() { return hwy::TargetName(HWY_TARGET); }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace losskit::kernels
 HWY_AFTER_NAMESPACE();
@@ -855,6 +857,8 @@ namespace losskit::kernels {
 HWY_EXPORT(PointwiseBlock);
 HWY_EXPORT(ZeroBytes);
 HWY_EXPORT(Log1pUnitN);
+HWY_EXPORT(PointwiseTargetName);
+const char* pointwise_target_name() { return HWY_DYNAMIC_DISPATCH(PointwiseTargetName)(); }
 void log1p_unit(const float* x, float* y, std::size_t n) { HWY_DYNAMIC_DISPATCH(Log1pUnitN)(x, y, n); }
 void zero_bytes(void* p, std::int64_t bytes, bool stream) { HWY_DYNAMIC_DISPATCH(ZeroBytes)(p, bytes, stream); }
 double pointwise_block(PwKind kind, const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {

@@ -69,6 +69,10 @@ void zero_bytes(void* p, std::int64_t bytes, bool stream);
 /// under 1.4 float32 ULP with FMA). For tests.
 void log1p_unit(const float* x, float* y, std::size_t n);
 
+/// The SIMD target this module dispatches to now. It can differ from simd_target_name(): sanitizer
+/// builds compile pointwise.cpp for fewer targets (see the top of pointwise.cpp).
+const char* pointwise_target_name();
+
 /// Buffers at least this large (bytes) are written with non-temporal stores.
 inline constexpr std::int64_t kStreamOutBytes = std::int64_t{32} << 20;
 
