@@ -18,6 +18,7 @@
 #include "kernels/pointwise.hpp"
 #include "kernels/softmax.hpp"
 #include "losskit/losskit.hpp"
+#include "support/targets.hpp"
 
 namespace {
 
@@ -29,18 +30,7 @@ namespace k = losskit::kernels;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-/// Runs body once per SIMD target compiled and supported here, naming the target on failure.
-template <class F>
-void for_each_target(F&& body) {
-  const auto targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (const std::int64_t t : targets) {
-    hwy::SetSupportedTargetsForTest(t);
-    SCOPED_TRACE(std::string("target ") + hwy::TargetName(t));
-    body();
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
+using lktest::for_each_target;
 
 std::vector<float> randn(std::size_t n, std::uint32_t seed, float sd = 3.0f) {
   std::mt19937 rng(seed);
