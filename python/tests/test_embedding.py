@@ -33,7 +33,7 @@ def test_hinge_and_ranking(shape, margin, reduction, upstream, dtype, layout):
                  dict(margin=margin, reduction=reduction), grad_of=[0, 1], layout=layout, upstream=upstream)
 
 
-@pytest.mark.parametrize("shape", [(6, 5), (4,)], ids=str)
+@pytest.mark.parametrize("shape", [(6, 5), (4,), (5, 37)], ids=str)  # (5, 37): float32 SIMD rows
 @pytest.mark.parametrize("margin", [0.0, 0.4, -0.5])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cosine_embedding(shape, margin, reduction, dtype, layout):
@@ -44,7 +44,7 @@ def test_cosine_embedding(shape, margin, reduction, dtype, layout):
                  grad_of=[0, 1], layout=layout)
 
 
-@pytest.mark.parametrize("shape", [(6, 5), (4,), (2, 3, 4)], ids=str)
+@pytest.mark.parametrize("shape", [(6, 5), (4,), (2, 3, 4), (5, 37)], ids=str)
 @pytest.mark.parametrize("p,eps", [(2.0, 1e-6), (1.0, 1e-6), (3.0, 0.3), (math.inf, 1e-6)])
 @pytest.mark.parametrize("swap", [False, True])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -63,9 +63,10 @@ def torch_cosine_distance(x, y):
 @pytest.mark.parametrize("swap", [False, True])
 @pytest.mark.parametrize("margin", [1.0, 0.25])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_triplet_margin_with_distance(distance, swap, margin, reduction, dtype, layout):
-    gen = torch.Generator().manual_seed(seed_of(distance, swap, margin, reduction))
-    a, pos, neg = (torch.randn((6, 5), generator=gen, dtype=dtype) for _ in range(3))
+@pytest.mark.parametrize("D", [5, 37])
+def test_triplet_margin_with_distance(distance, swap, margin, reduction, D, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(distance, swap, margin, reduction, D))
+    a, pos, neg = (torch.randn((6, D), generator=gen, dtype=dtype) for _ in range(3))
     ours, theirs = {
         "default": (None, None),
         "losskit cosine": (LT.cosine_distance, torch_cosine_distance),
@@ -75,6 +76,32 @@ def test_triplet_margin_with_distance(distance, swap, margin, reduction, dtype, 
     check_parity(lambda *t, **kw: LT.triplet_margin_with_distance_loss(*t, distance_function=ours, **kw),
                  lambda *t, **kw: F.triplet_margin_with_distance_loss(*t, distance_function=theirs, **kw),
                  [a, pos, neg], dict(margin=margin, swap=swap, reduction=reduction), grad_of=[0, 1, 2], layout=layout)
+
+
+@pytest.mark.parametrize("D", [4, 37])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_nan_propagates_as_torch(D, reduction, dtype):
+    """A NaN makes its row's loss NaN as in torch (clamp_min, minimum and the max norm keep
+    NaN), with torch's gradients (NaN where its chain rule multiplies 0 by NaN, 0 elsewhere)."""
+    gen = torch.Generator().manual_seed(seed_of(D, reduction))
+    a, pos, neg = (torch.randn((4, D), generator=gen, dtype=dtype) for _ in range(3))
+    a[0, 1] = math.nan
+    neg[2, D - 1] = math.nan
+    kw = dict(reduction=reduction)
+    for p in (1.0, 2.0, 3.0, math.inf):
+        for swap in (False, True):
+            check_parity(LT.triplet_margin_loss, F.triplet_margin_loss, [a, pos, neg], dict(p=p, swap=swap, **kw),
+                         grad_of=[0, 1, 2])
+    for swap in (False, True):
+        check_parity(lambda *t, **k: LT.triplet_margin_with_distance_loss(*t, distance_function=LT.cosine_distance, **k),
+                     lambda *t, **k: F.triplet_margin_with_distance_loss(*t, distance_function=torch_cosine_distance, **k),
+                     [a, pos, neg], dict(swap=swap, **kw), grad_of=[0, 1, 2])
+    y = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=dtype)
+    check_parity(LT.cosine_embedding_loss, F.cosine_embedding_loss, [a, neg, y], dict(margin=0.1, **kw), grad_of=[0, 1])
+    x1, x2 = a[:, 1].clone(), neg[:, D - 1].clone()
+    check_parity(LT.margin_ranking_loss, F.margin_ranking_loss, [x1, x2, y], kw, grad_of=[0, 1])
+    check_parity(LT.hinge_embedding_loss, F.hinge_embedding_loss, [x2, y], kw, grad_of=[0])
+    check_parity(LT.hinge_embedding_loss, F.hinge_embedding_loss, [x1, -y], kw, grad_of=[0])
 
 
 def test_callable_distance_with_parameters_gets_gradients():

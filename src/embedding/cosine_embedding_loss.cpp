@@ -1,6 +1,7 @@
 // cosine_embedding_loss: rows of D values (embedding/rows.hpp), one loss per row.
 #include <cmath>
 
+#include "core/math.hpp"
 #include "core/parallel.hpp"
 #include "embedding/rows.hpp"
 #include "losskit/embedding.hpp"
@@ -30,27 +31,21 @@ void run(Pass pass, ConstView<T> x1, ConstView<T> x2, ConstView<T> target, Tenso
             {g1, g2}, {"grad_input1", "grad_input2"});
   const double margin = o.margin;
   const T scale = static_cast<T>(reduce_scale(o.reduction, a.g_scalar, static_cast<double>(a.R)));
-  const std::int64_t D = a.D;
-  const auto sums = parallel_sum<1>(a.R, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(D, 1)),
+  const auto& A = a.in[0];
+  const auto& B = a.in[1];
+  const bool simd = simd_rows<T>(a.D, {A.sD, B.sD, a.want[0] ? a.gr[0].sD : 1, a.want[1] ? a.gr[1].sD : 1});
+  const auto sums = parallel_sum<1>(a.R, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(a.D, 1)),
                                     [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
     for (std::int64_t i = b; i < e; ++i) {
-      const auto& A = a.in[0];
-      const auto& B = a.in[1];
       // Row statistics in double (float inputs gain accuracy; the result is cast back).
-      double ab = 0, aa = 0, bb = 0;
-      for (std::int64_t d = 0; d < D; ++d) {
-        const double u = A.at(i, d), v = B.at(i, d);
-        ab += u * v;
-        aa += u * u;
-        bb += v * v;
-      }
-      const double s1 = aa + kEpsilon, s2 = bb + kEpsilon;
+      const auto st = row_sums(kernels::RowSum::Dot3, A, B, i, 0.0, simd);
+      const double s1 = st.s1 + kEpsilon, s2 = st.s2 + kEpsilon;
       const double denom = std::sqrt(s1 * s2);
-      const double cos = ab / denom;
+      const double cos = st.s0 / denom;
       const T y = a.tgt.at(i, 0);
       if (has_forward(pass)) {
-        const double neg = cos - margin > 0 ? cos - margin : 0.0;
+        const double neg = clamp_min0(cos - margin);  // NaN kept, as torch's clamp_min
         const T li = static_cast<T>(y == T(1) ? 1 - cos : (y == T(-1) ? neg : 0.0));
         if (a.out_none) a.out.at(i, 0) = li;
         else acc += static_cast<double>(li);
@@ -59,11 +54,9 @@ void run(Pass pass, ConstView<T> x1, ConstView<T> x2, ConstView<T> target, Tenso
         // d l / d cos: -1 for y = 1, [cos - margin >= 0] for y = -1 (clamp_min passes the tie).
         const double dcos = y == T(1) ? -1.0 : (y == T(-1) && cos - margin >= 0 ? 1.0 : 0.0);
         const double g = dcos * static_cast<double>(a.upstream(i, scale));
-        for (std::int64_t d = 0; d < D; ++d) {
-          const double u = A.at(i, d), v = B.at(i, d);
-          if (a.want[0]) a.gr[0].at(i, d) = static_cast<T>(g * (v / denom - cos * u / s1));
-          if (a.want[1]) a.gr[1].at(i, d) = static_cast<T>(g * (u / denom - cos * v / s2));
-        }
+        // d cos / d u = v / denom - cos u / s1 (and symmetrically): linear in the row's values.
+        if (a.want[0]) lin_row<T>(a.gr[0], i, {LinTerm<T>{&A, -g * cos / s1}, LinTerm<T>{&B, g / denom}}, 0.0, simd);
+        if (a.want[1]) lin_row<T>(a.gr[1], i, {LinTerm<T>{&A, g / denom}, LinTerm<T>{&B, -g * cos / s2}}, 0.0, simd);
       }
     }
     return Sums<1>{acc};

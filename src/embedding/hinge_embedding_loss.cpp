@@ -1,5 +1,6 @@
 // hinge_embedding_loss: a pointwise loss on the shared driver (core/elementwise.hpp).
 #include "core/elementwise.hpp"
+#include "core/math.hpp"
 #include "losskit/embedding.hpp"
 
 namespace losskit {
@@ -14,7 +15,7 @@ struct HingeEmbeddingOp {
   template <class V>
   V loss(V x, V y) const {
     const V h = margin - x;
-    return (y != V(1) ? (h > V(0) ? h : V(0)) : V(0)) + (y != V(-1) ? x : V(0));
+    return (y != V(1) ? detail::clamp_min0(h) : V(0)) + (y != V(-1) ? x : V(0));  // NaN kept, as clamp_min
   }
   template <class V>
   V dx(V x, V y) const {

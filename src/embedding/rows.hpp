@@ -6,12 +6,17 @@
 #pragma once
 
 #include <array>
+#include <cmath>
+#include <initializer_list>
+#include <iterator>
 #include <string_view>
+#include <type_traits>
 
 #include "core/check.hpp"
 #include "core/class_args.hpp"
 #include "core/layout.hpp"
 #include "core/outputs.hpp"
+#include "kernels/rows.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
 
@@ -116,6 +121,70 @@ struct RowArgs {
   /// The upstream gradient of row i (the scaled scalar for Mean/Sum).
   T upstream(std::int64_t i, T scale) const { return use_g_tensor ? g.at(i, 0) : scale; }
 };
+
+/// Whether row i of these [R, D] float32 arrays can go to the SIMD row kernels (kernels/rows.hpp):
+/// contiguous rows, long enough to pay for the dispatch.
+template <class T>
+bool simd_rows(std::int64_t D, std::initializer_list<std::int64_t> strides) {
+  if (!std::is_same_v<T, float> || D < kernels::kRowSimdMin) return false;
+  for (std::int64_t s : strides)
+    if (s != 1) return false;
+  return true;
+}
+
+/// The sums `kind` of kernels::row_sums over row i of U and W, in float64: the SIMD kernel when
+/// `simd`, else the same terms in element order.
+template <class T>
+kernels::RowSums row_sums(kernels::RowSum kind, const ND<const T>& U, const ND<const T>& W, std::int64_t i,
+                          double eps, bool simd) {
+  const std::int64_t D = U.D;
+  if constexpr (std::is_same_v<T, float>)
+    if (simd) return kernels::row_sums(kind, &U.at(i, 0), &W.at(i, 0), eps, D);
+  kernels::RowSums s;
+  for (std::int64_t d = 0; d < D; ++d) {
+    const double u = U.at(i, d), w = W.at(i, d);
+    if (kind == kernels::RowSum::Dot3) {
+      s.s0 = std::fma(u, w, s.s0);
+      s.s1 = std::fma(u, u, s.s1);
+      s.s2 = std::fma(w, w, s.s2);
+    } else if (kind == kernels::RowSum::SqDiff) {
+      const double v = u - w + eps;
+      s.s0 = std::fma(v, v, s.s0);
+    } else {
+      s.s0 += std::fabs(u - w + eps);
+    }
+  }
+  return s;
+}
+
+/// One term of a row's linear combination: coef * row i of `in`.
+template <class T>
+struct LinTerm {
+  const ND<const T>* in;
+  double coef;
+};
+
+/// Row i of `out` = sum of the terms + d, formed in float64 and rounded once (kernels::row_lin
+/// when `simd`, else the same fma chain in element order). Absent terms are not read at all,
+/// so an inf or NaN there does not leak through a zero coefficient.
+template <class T>
+void lin_row(const ND<T>& out, std::int64_t i, std::initializer_list<LinTerm<T>> terms, double d, bool simd) {
+  const std::int64_t D = out.D;
+  if constexpr (std::is_same_v<T, float>) {
+    if (simd) {
+      kernels::RowLin f;
+      for (const auto& t : terms) f.add(&t.in->at(i, 0), t.coef);
+      f.d = d;
+      kernels::row_lin(&out.at(i, 0), f, D);
+      return;
+    }
+  }
+  for (std::int64_t j = 0; j < D; ++j) {
+    double v = d;
+    for (auto t = std::rbegin(terms); t != std::rend(terms); ++t) v = std::fma(t->coef, double{t->in->at(i, j)}, v);
+    out.at(i, j) = static_cast<T>(v);
+  }
+}
 
 }  // namespace losskit::detail
 

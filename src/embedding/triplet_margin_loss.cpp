@@ -2,7 +2,9 @@
 // Rows of D values (embedding/rows.hpp); per row, three distances and one hinge.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "core/math.hpp"
 #include "core/parallel.hpp"
 #include "embedding/rows.hpp"
 #include "losskit/embedding.hpp"
@@ -30,24 +32,23 @@ struct PairwiseDist {
     double norm = 0, count = 1;  // count: ties of the max for p = inf
   };
   template <class T>
-  Stats eval(const ND<const T>& U, const ND<const T>& W, std::int64_t i, std::int64_t D) const {
+  Stats eval(const ND<const T>& U, const ND<const T>& W, std::int64_t i, std::int64_t D, bool simd) const {
     Stats s;
-    if (std::isinf(p)) {
+    if (p == 1 || p == 2) {
+      const auto kind = p == 1 ? kernels::RowSum::AbsDiff : kernels::RowSum::SqDiff;
+      const auto r = detail::row_sums(kind, U, W, i, eps, simd);
+      s.norm = p == 1 ? r.s0 : std::sqrt(r.s0);
+    } else if (std::isinf(p)) {
       double m = 0, c = 0;
-      for (std::int64_t d = 0; d < D; ++d) m = std::max(m, std::fabs(static_cast<double>(U.at(i, d)) - W.at(i, d) + eps));
+      for (std::int64_t d = 0; d < D; ++d) {
+        const double v = std::fabs(static_cast<double>(U.at(i, d)) - W.at(i, d) + eps);
+        if (v > m || std::isnan(v)) m = v;  // a NaN stays (torch's max norm is NaN then)
+      }
       for (std::int64_t d = 0; d < D; ++d) c += std::fabs(static_cast<double>(U.at(i, d)) - W.at(i, d) + eps) == m;
       s.norm = m;
       s.count = c;
     } else if (p == 0) {
       for (std::int64_t d = 0; d < D; ++d) s.norm += (static_cast<double>(U.at(i, d)) - W.at(i, d) + eps) != 0;
-    } else if (p == 1) {
-      for (std::int64_t d = 0; d < D; ++d) s.norm += std::fabs(static_cast<double>(U.at(i, d)) - W.at(i, d) + eps);
-    } else if (p == 2) {
-      for (std::int64_t d = 0; d < D; ++d) {
-        const double v = static_cast<double>(U.at(i, d)) - W.at(i, d) + eps;
-        s.norm += v * v;
-      }
-      s.norm = std::sqrt(s.norm);
     } else {
       for (std::int64_t d = 0; d < D; ++d) s.norm += std::pow(std::fabs(static_cast<double>(U.at(i, d)) - W.at(i, d) + eps), p);
       s.norm = std::pow(s.norm, 1.0 / p);
@@ -84,18 +85,12 @@ struct CosineDist {
     double n1 = 0, n2 = 0, cos = 0;
   };
   template <class T>
-  Stats eval(const ND<const T>& U, const ND<const T>& W, std::int64_t i, std::int64_t D) const {
-    double uw = 0, uu = 0, ww = 0;
-    for (std::int64_t d = 0; d < D; ++d) {
-      const double u = U.at(i, d), w = W.at(i, d);
-      uw += u * w;
-      uu += u * u;
-      ww += w * w;
-    }
+  Stats eval(const ND<const T>& U, const ND<const T>& W, std::int64_t i, std::int64_t /*D*/, bool simd) const {
+    const auto r = detail::row_sums(kernels::RowSum::Dot3, U, W, i, 0.0, simd);
     Stats s;
-    s.n1 = std::max(std::sqrt(uu), eps);
-    s.n2 = std::max(std::sqrt(ww), eps);
-    s.cos = uw / (s.n1 * s.n2);
+    s.n1 = std::max(std::sqrt(r.s1), eps);
+    s.n2 = std::max(std::sqrt(r.s2), eps);
+    s.cos = r.s0 / (s.n1 * s.n2);
     return s;
   }
   double du(double u, double w, const Stats& s) const { return -(w / (s.n1 * s.n2) - s.cos * u / (s.n1 * s.n1)); }
@@ -126,46 +121,94 @@ void run_triplet(std::string_view fn, Pass pass, ConstView<T> anchor, ConstView<
   const auto& A = a.in[0];
   const auto& P = a.in[1];
   const auto& N = a.in[2];
+  const bool simd = simd_rows<T>(D, {A.sD, P.sD, N.sD, a.want[0] ? a.gr[0].sD : 1, a.want[1] ? a.gr[1].sD : 1,
+                                     a.want[2] ? a.gr[2].sD : 1});
   const auto sums = parallel_sum<1>(a.R, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(D, 1)),
                                     [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
     for (std::int64_t i = b; i < e; ++i) {
-      const auto s_ap = dist.eval(A, P, i, D);
-      const auto s_an = dist.eval(A, N, i, D);
+      const auto s_ap = dist.eval(A, P, i, D, simd);
+      const auto s_an = dist.eval(A, N, i, D, simd);
       const double d_ap = Dist::value(s_ap), d_an = Dist::value(s_an);
       double d_neg = d_an;
       typename Dist::Stats s_pn{};
       double d_pn = std::numeric_limits<double>::infinity();
       if (swap) {
-        s_pn = dist.eval(P, N, i, D);
+        s_pn = dist.eval(P, N, i, D, simd);
         d_pn = Dist::value(s_pn);
-        d_neg = std::min(d_an, d_pn);
+        d_neg = detail::nan_min(d_an, d_pn);
       }
       const double h = margin + d_ap - d_neg;
       if (has_forward(pass)) {
-        const T li = static_cast<T>(h > 0 ? h : 0.0);
+        const T li = static_cast<T>(clamp_min0(h));  // NaN kept, as torch's clamp_min
         if (a.out_none) a.out.at(i, 0) = li;
         else acc += static_cast<double>(li);
       }
       if (has_backward(pass)) {
-        // clamp_min passes the tie h == 0; minimum splits a tie evenly (PyTorch's min backward).
+        // clamp_min passes the tie h == 0; minimum splits a tie evenly and, with a NaN
+        // distance, passes the gradient to both (torch's minimum backward).
         const double G = h >= 0 ? static_cast<double>(a.upstream(i, scale)) : 0.0;
-        const double c_an = swap ? (d_an < d_pn ? 1.0 : (d_an == d_pn ? 0.5 : 0.0)) : 1.0;
-        const double c_pn = swap ? (d_pn < d_an ? 1.0 : (d_an == d_pn ? 0.5 : 0.0)) : 0.0;
+        double c_an = 1.0, c_pn = 0.0;
+        if (swap) detail::nan_min_shares(d_an, d_pn, c_an, c_pn);
         if (dist.linear()) {
           // The same terms as below with each pair's coefficients scaled by G (and c) once.
           const Lin l_ap = dist.lin(s_ap).scaled(G);
           const bool an = c_an != 0, pn = c_pn != 0;  // a pair with c = 0 adds no term (not even NaN)
           const Lin l_an = an ? dist.lin(s_an).scaled(G * c_an) : Lin{};
           const Lin l_pn = pn ? dist.lin(s_pn).scaled(G * c_pn) : Lin{};
-          for (std::int64_t d = 0; d < D; ++d) {
-            const double av = A.at(i, d), pv = P.at(i, d), nv = N.at(i, d);
-            if (a.want[0]) a.gr[0].at(i, d) = static_cast<T>(l_ap.du(av, pv) - (an ? l_an.du(av, nv) : 0.0));
-            if (a.want[1]) a.gr[1].at(i, d) = static_cast<T>(l_ap.dw(av, pv) - (pn ? l_pn.du(pv, nv) : 0.0));
-            if (a.want[2])
-              a.gr[2].at(i, d) = static_cast<T>(0.0 - (an ? l_an.dw(av, nv) : 0.0) - (pn ? l_pn.dw(pv, nv) : 0.0));
+          // Each gradient row is then one linear combination of the rows of A, P and N (a pair's
+          // rows only when it has a term).
+          using LT = detail::LinTerm<T>;
+          if (a.want[0]) {
+            if (an)
+              lin_row<T>(a.gr[0], i, {LT{&A, l_ap.au - l_an.au}, LT{&P, l_ap.bu}, LT{&N, -l_an.bu}},
+                         l_ap.cu - l_an.cu, simd);
+            else
+              lin_row<T>(a.gr[0], i, {LT{&A, l_ap.au}, LT{&P, l_ap.bu}}, l_ap.cu, simd);
+          }
+          if (a.want[1]) {
+            if (pn)
+              lin_row<T>(a.gr[1], i, {LT{&A, l_ap.aw}, LT{&P, l_ap.bw - l_pn.au}, LT{&N, -l_pn.bu}},
+                         l_ap.cw - l_pn.cu, simd);
+            else
+              lin_row<T>(a.gr[1], i, {LT{&A, l_ap.aw}, LT{&P, l_ap.bw}}, l_ap.cw, simd);
+          }
+          if (a.want[2]) {
+            if (an && pn)
+              lin_row<T>(a.gr[2], i, {LT{&A, -l_an.aw}, LT{&P, -l_pn.aw}, LT{&N, -(l_an.bw + l_pn.bw)}},
+                         -(l_an.cw + l_pn.cw), simd);
+            else if (an)
+              lin_row<T>(a.gr[2], i, {LT{&A, -l_an.aw}, LT{&N, -l_an.bw}}, -l_an.cw, simd);
+            else if (pn)
+              lin_row<T>(a.gr[2], i, {LT{&P, -l_pn.aw}, LT{&N, -l_pn.bw}}, -l_pn.cw, simd);
+            else
+              lin_row<T>(a.gr[2], i, {}, 0.0, simd);
           }
           continue;
+        }
+        if constexpr (std::is_same_v<Dist, PairwiseDist> && std::is_same_v<T, float>) {
+          if (simd && dist.p == 1) {
+            // p = 1: every gradient entry is a combination of the pairs' signs (kernels/rows.hpp).
+            kernels::SignGrads f;
+            f.eps = dist.eps;
+            auto pair = [&](const ND<const T>& U, const ND<const T>& W) {
+              f.u[f.pairs] = &U.at(i, 0), f.w[f.pairs] = &W.at(i, 0);
+              return f.pairs++;
+            };
+            const int ap = pair(A, P);
+            f.c[0][ap] = G, f.c[1][ap] = -G;
+            if (c_an != 0) {
+              const int an = pair(A, N);
+              f.c[0][an] = -(G * c_an), f.c[2][an] = G * c_an;
+            }
+            if (c_pn != 0) {
+              const int pn = pair(P, N);
+              f.c[1][pn] = -(G * c_pn), f.c[2][pn] = G * c_pn;
+            }
+            for (int k = 0; k < 3; ++k) f.out[k] = a.want[k] ? &a.gr[k].at(i, 0) : nullptr;
+            kernels::row_sign_grads(f, D);
+            continue;
+          }
         }
         for (std::int64_t d = 0; d < D; ++d) {
           const double av = A.at(i, d), pv = P.at(i, d), nv = N.at(i, d);

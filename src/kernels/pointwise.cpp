@@ -468,6 +468,25 @@ struct PinballV {
   }
 };
 
+// margin_ranking_loss with input2 as the aux operand p, as the scalar loop of
+// embedding/margin_ranking_loss.cpp, operation for operation (the same bits):
+// h = -y (x - p) + margin, loss = (h < 0 ? 0 : h) (NaN kept, as clamp_min), dx = (h >= 0 ? -y : 0),
+// dp = -dx (the upstream factor is applied by the driver: up (-y) and up y, the scalar values).
+struct MarginRankingV {
+  static constexpr bool kAux = true;
+  float margin;
+  HWY_INLINE VF H(DF d, VF x, VF y, VF p) const { return hn::Add(hn::Mul(hn::Neg(y), hn::Sub(x, p)), hn::Set(d, margin)); }
+  HWY_INLINE VF Loss(DF d, VF x, VF y, VF p) const {
+    const VF h = H(d, x, y, p);
+    return hn::IfThenZeroElse(hn::Lt(h, hn::Zero(d)), h);
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y, VF p) const {
+    return hn::IfThenElseZero(hn::Ge(H(d, x, y, p), hn::Zero(d)), hn::Neg(y));
+  }
+  HWY_INLINE VF Dy(DF d, VF, VF, VF) const { return hn::Set(d, std::numeric_limits<float>::quiet_NaN()); }
+  HWY_INLINE VF Da(DF d, VF x, VF y, VF p) const { return hn::Neg(Dx(d, x, y, p)); }
+};
+
 // sigmoid_focal_loss, as the scalar SigmoidFocalOp (classification/focal.cpp), formula by
 // formula for every lane (params: a = alpha, b = gamma, c = 1 when alpha < 0, i.e. a_t = 1):
 //   p = sigmoid(x), omp = sigmoid(-x) (e = exp(-|x|), RecipUnit(1 + e); exactly 0 / 1 at +-inf)
@@ -814,6 +833,7 @@ double PointwiseBlock(PwKind kind, const PwParams& p, const PwArgs& a, std::int6
     case PwKind::MAPE: return Block(MAPEV{p.a}, a, nullptr, 0, b, e);
     case PwKind::Pinball: return Block(PinballV{p.a}, a, nullptr, 0, b, e);
     case PwKind::SigmoidFocal: return Block(SigmoidFocalV{p.a, p.b, p.c != 0}, a, nullptr, 0, b, e);
+    case PwKind::MarginRanking: return BlockAux(MarginRankingV{p.a}, a, b, e);
   }
   return 0.0;
 }

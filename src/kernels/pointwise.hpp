@@ -31,6 +31,7 @@ enum class PwKind : int {
   MAPE,            ///< 100 |y - x| / max(|y|, a) (a = eps)
   Pinball,         ///< quantile_loss: e = y - x, e >= 0 ? a e : (a - 1) e (a = tau)
   SigmoidFocal,    ///< a_t (1 - p_t)^b bce_with_logits (a = alpha, b = gamma, c = 1: no alpha)
+  MarginRanking,   ///< clamp_min(-y (x - x2) + a, 0), x2 the aux operand, d/d aux = -d/dx (a = margin)
 };
 
 /// Scalar parameters of a kind (e.g. a Huber delta), unused by the KL kinds.

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "losskit/losskit.hpp"
@@ -443,13 +445,91 @@ TEST(EmbeddingFloat, StridedMatchesContiguous) {
   for (std::int64_t i = 0; i < 5; ++i) EXPECT_EQ(strided[i], contiguous[i]);
 }
 
+// float32 rows of 16 or more contiguous values run the SIMD row kernels (kernels/rows.hpp),
+// float64 rows the scalar loops: on the same values the two agree to float32 rounding (both
+// form the row sums and gradient rows in float64; only the summation order differs).
+TEST(EmbeddingFloat, SimdRowsMatchFloat64) {
+  using TOpts = losskit::TripletMarginLossOptions;
+  using WOpts = losskit::TripletMarginWithDistanceLossOptions;
+  for (const std::int64_t D : {16, 17, 40, 300}) {
+    SCOPED_TRACE("D = " + std::to_string(D));
+    const std::int64_t R = 9;
+    const std::size_t RD = static_cast<std::size_t>(R * D);
+    const Shape s{R, D}, ls{R};
+    auto f32 = [](const V& v) {
+      const auto f = lktest::cast<float>(v);
+      return V(f.begin(), f.end());
+    };
+    const V a = f32(rng().normal(RD)), p = f32(rng().normal(RD)), up = f32(rng().uniform(static_cast<std::size_t>(R), 0.5, 1.5));
+    V n = f32(rng().normal(RD));
+    for (std::int64_t d = 0; d < D; ++d) n[static_cast<std::size_t>(D + d)] = p[static_cast<std::size_t>(D + d)];  // d(p, n) = 0
+    V y = labels(static_cast<std::size_t>(R));
+    // Each call returns the per-row losses, the fused gradients and the backward's gradients.
+    auto triplet = [&](auto zero, const auto& opts) {
+      using T = decltype(zero);
+      const auto A = lktest::cast<T>(a), P = lktest::cast<T>(p), N = lktest::cast<T>(n), U = lktest::cast<T>(up);
+      std::vector<T> l(static_cast<std::size_t>(R)), ga(RD), gp(RD), gn(RD);
+      std::vector<double> r;
+      auto keep = [&](const std::vector<T>& v) { r.insert(r.end(), v.begin(), v.end()); };
+      if constexpr (std::is_same_v<std::decay_t<decltype(opts)>, TOpts>) {
+        losskit::triplet_margin_loss_forward_backward(ConstView<T>(A.data(), s), ConstView<T>(P.data(), s), ConstView<T>(N.data(), s),
+                                                      {l.data(), ls}, {ga.data(), s}, {gp.data(), s}, {gn.data(), s}, opts);
+        keep(l), keep(ga), keep(gp), keep(gn);
+        losskit::triplet_margin_loss_backward(ConstView<T>(U.data(), ls), ConstView<T>(A.data(), s), ConstView<T>(P.data(), s),
+                                              ConstView<T>(N.data(), s), {ga.data(), s}, {gp.data(), s}, {gn.data(), s}, opts);
+      } else {
+        losskit::triplet_margin_with_distance_loss_forward_backward(
+            ConstView<T>(A.data(), s), ConstView<T>(P.data(), s), ConstView<T>(N.data(), s), {l.data(), ls}, {ga.data(), s},
+            {gp.data(), s}, {gn.data(), s}, opts);
+        keep(l), keep(ga), keep(gp), keep(gn);
+        losskit::triplet_margin_with_distance_loss_backward(ConstView<T>(U.data(), ls), ConstView<T>(A.data(), s),
+                                                            ConstView<T>(P.data(), s), ConstView<T>(N.data(), s),
+                                                            {ga.data(), s}, {gp.data(), s}, {gn.data(), s}, opts);
+      }
+      keep(ga), keep(gp), keep(gn);
+      return r;
+    };
+    auto cosine = [&](auto zero, double margin) {
+      using T = decltype(zero);
+      const auto A = lktest::cast<T>(a), P = lktest::cast<T>(p), Y = lktest::cast<T>(y), U = lktest::cast<T>(up);
+      std::vector<T> l(static_cast<std::size_t>(R)), g1(RD), g2(RD);
+      std::vector<double> r;
+      auto keep = [&](const std::vector<T>& v) { r.insert(r.end(), v.begin(), v.end()); };
+      const losskit::CosineEmbeddingLossOptions o{.margin = margin, .reduction = Reduction::None};
+      losskit::cosine_embedding_loss_forward_backward(ConstView<T>(A.data(), s), ConstView<T>(P.data(), s),
+                                                      ConstView<T>(Y.data(), ls), {l.data(), ls}, {g1.data(), s},
+                                                      {g2.data(), s}, o);
+      keep(l), keep(g1), keep(g2);
+      losskit::cosine_embedding_loss_backward(ConstView<T>(U.data(), ls), ConstView<T>(A.data(), s),
+                                              ConstView<T>(P.data(), s), ConstView<T>(Y.data(), ls), {g1.data(), s},
+                                              {g2.data(), s}, o);
+      keep(g1), keep(g2);
+      return r;
+    };
+    auto expect_close = [](const std::vector<double>& f, const std::vector<double>& d) {
+      ASSERT_EQ(f.size(), d.size());
+      for (std::size_t i = 0; i < f.size(); ++i) EXPECT_NEAR(f[i], d[i], 2e-6 * (1 + std::fabs(d[i]))) << "entry " << i;
+    };
+    for (const bool swap : {false, true}) {
+      SCOPED_TRACE(swap ? "swap" : "no swap");
+      for (const double pn : {1.0, 2.0}) {
+        const TOpts o{.margin = 1.0, .p = pn, .swap = swap, .reduction = Reduction::None};
+        expect_close(triplet(0.0f, o), triplet(0.0, o));
+      }
+      const WOpts w{.distance = losskit::TripletDistance::Cosine, .margin = 0.5, .swap = swap, .reduction = Reduction::None};
+      expect_close(triplet(0.0f, w), triplet(0.0, w));
+    }
+    for (const double margin : {0.0, 0.2}) expect_close(cosine(0.0f, margin), cosine(0.0, margin));
+  }
+}
+
 }  // namespace
 
 namespace {
 
 // Results are bitwise identical for any thread count (fixed blocks added in a fixed order).
 TEST(EmbeddingThreads, BitwiseIdenticalForAnyThreadCount) {
-  const std::size_t N = 20011, D = 9;
+  const std::size_t N = 20011, D = 37;  // rows of 37: the SIMD row kernels and their tails
   const auto a = lktest::cast<float>(rng().normal(N * D)), p = lktest::cast<float>(rng().normal(N * D)),
              n = lktest::cast<float>(rng().normal(N * D)), y = lktest::cast<float>(labels(N));
   const Shape s{static_cast<std::int64_t>(N), static_cast<std::int64_t>(D)}, ls{static_cast<std::int64_t>(N)};

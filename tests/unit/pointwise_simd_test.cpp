@@ -22,6 +22,7 @@
 
 #include "kernels/pointwise.hpp"
 #include "losskit/losskit.hpp"
+#include "support/targets.hpp"
 
 namespace {
 
@@ -33,17 +34,7 @@ namespace k = losskit::kernels;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-template <class F>
-void for_each_target(F&& body) {
-  const auto targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (const std::int64_t t : targets) {
-    hwy::SetSupportedTargetsForTest(t);
-    SCOPED_TRACE(std::string("target ") + hwy::TargetName(t));
-    body();
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
+using lktest::for_each_target;
 
 std::vector<float> randn(std::size_t n, std::uint32_t seed, float sd) {
   std::mt19937 rng(seed);
@@ -401,7 +392,7 @@ TEST(PointwiseSimd, FusedPlainSweepMatchesGeneralSweep) {
                              k::PwKind::Huber,          k::PwKind::KLDiv,      k::PwKind::KLDivLogTarget,
                              k::PwKind::SoftMargin,     k::PwKind::PoissonLog, k::PwKind::LogCosh,
                              k::PwKind::MSLE,           k::PwKind::MAPE,       k::PwKind::SigmoidFocal,
-                             k::PwKind::Pinball};
+                             k::PwKind::Pinball};  // MarginRanking: MarginRankingMatchesScalar (aux kind)
   for_each_target([&] {
     for (const k::PwKind kind : kinds) {
       SCOPED_TRACE("kind " + std::to_string(static_cast<int>(kind)));
@@ -615,6 +606,62 @@ TEST(PointwiseSimd, GaussianNLLMatchesScalar) {
           near(a1[i], a2[i], std::abs(a2[i]), "d/dx", i);
           near(b1[i], b2[i], std::abs(b2[i]), "d/dy", i);
           near(c1[i], c2[i], gi * (1 / vi + di * di / (vi * vi)), "d/dvar", i);
+        }
+      }
+    }
+  });
+}
+
+// margin_ranking_loss: the float32 SIMD kind (flat operands, input2 as the aux operand) against
+// the scalar loop (the same values in stride-2 views): the same operations, so the same values
+// and gradients (zeros up to their sign), with ties h = 0, +-inf and NaN (kept by clamp_min).
+TEST(PointwiseSimd, MarginRankingMatchesScalar) {
+  for_each_target([] {
+    for (const std::int64_t n : {1, 5, 16, 17, 33, 67, 1000}) {
+      SCOPED_TRACE("n = " + std::to_string(n));
+      const auto un = static_cast<std::size_t>(n);
+      std::vector<float> x = randn(un, 21, 2.0f), x2 = randn(un, 22, 2.0f), y = randn(un, 23, 1.0f),
+                         g = randn(un, 24, 1.0f);
+      for (auto& e : y) e = e < 0 ? -1.0f : 1.0f;
+      const float sv[][3] = {{0.5f, 0.25f, 1.0f}, {1.0f, 0.7f, -1.0f}, {kInf, 0.0f, 1.0f}, {kNaN, 1.0f, -1.0f},
+                             {1.0f, kNaN, 1.0f},  {kInf, kInf, 1.0f}, {-kInf, 2.0f, 1.0f}, {1.0f, 1.0f, 0.0f}};
+      for (std::size_t j = 0; j < 8 && 3 * j < un; ++j) {
+        x[3 * j] = sv[j][0];
+        x2[3 * j] = sv[j][1];
+        y[3 * j] = sv[j][2];
+      }
+      std::vector<float> xs(2 * un), x2s(2 * un), ys(2 * un), gs(2 * un);
+      for (std::size_t i = 0; i < un; ++i) xs[2 * i] = x[i], x2s[2 * i] = x2[i], ys[2 * i] = y[i], gs[2 * i] = g[i];
+      const ConstView<float> X(x.data(), {n}), X2(x2.data(), {n}), Y(y.data(), {n}), G(g.data(), {n});
+      const ConstView<float> Xs(xs.data(), {n}, {2}), X2s(x2s.data(), {n}, {2}), Ys(ys.data(), {n}, {2}),
+          Gs(gs.data(), {n}, {2});
+      for (const double margin : {0.0, 0.3}) {  // 0.3: the tie h = 0 at (1, 0.7, -1)
+        const losskit::MarginRankingLossOptions none{.margin = margin, .reduction = Reduction::None};
+        std::vector<float> l1(un), l2(un), a1(un), a2(un), b1(un), b2(un);
+        losskit::margin_ranking_loss(X, X2, Y, TensorView<float>(l1.data(), {n}), none);
+        losskit::margin_ranking_loss(Xs, X2s, Ys, TensorView<float>(l2.data(), {n}), none);
+        losskit::margin_ranking_loss_backward(G, X, X2, Y, TensorView<float>(a1.data(), {n}),
+                                              TensorView<float>(b1.data(), {n}), none);
+        losskit::margin_ranking_loss_backward(Gs, Xs, X2s, Ys, TensorView<float>(a2.data(), {n}),
+                                              TensorView<float>(b2.data(), {n}), none);
+        for (std::size_t i = 0; i < un; ++i) {
+          EXPECT_TRUE(same_bits(l1[i], l2[i]) || (l1[i] == 0 && l2[i] == 0)) << "loss " << i << ": " << l1[i] << " vs " << l2[i];
+          EXPECT_TRUE(same_bits(a1[i], a2[i]) || (a1[i] == 0 && a2[i] == 0)) << "d/dx1 " << i;
+          EXPECT_TRUE(same_bits(b1[i], b2[i]) || (b1[i] == 0 && b2[i] == 0)) << "d/dx2 " << i;
+        }
+        // The fused mean: the sum in float64 within float32 rounding of the values, the
+        // gradients those of the scalar loop.
+        const losskit::MarginRankingLossOptions mean{.margin = margin, .reduction = Reduction::Mean};
+        float m1 = 0, m2 = 0;
+        losskit::margin_ranking_loss_forward_backward(X, X2, Y, {&m1, {}}, TensorView<float>(a1.data(), {n}),
+                                                      TensorView<float>(b1.data(), {n}), mean);
+        losskit::margin_ranking_loss_forward_backward(Xs, X2s, Ys, {&m2, {}}, TensorView<float>(a2.data(), {n}),
+                                                      TensorView<float>(b2.data(), {n}), mean);
+        if (std::isnan(m2)) EXPECT_TRUE(std::isnan(m1));
+        else EXPECT_NEAR(m1, m2, 1e-6 * std::abs(m2));
+        for (std::size_t i = 0; i < un; ++i) {
+          EXPECT_TRUE(same_bits(a1[i], a2[i]) || (a1[i] == 0 && a2[i] == 0)) << "mean d/dx1 " << i;
+          EXPECT_TRUE(same_bits(b1[i], b2[i]) || (b1[i] == 0 && b2[i] == 0)) << "mean d/dx2 " << i;
         }
       }
     }
