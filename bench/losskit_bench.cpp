@@ -408,6 +408,78 @@ void add_row_composed(std::int64_t N, std::int64_t C, bool focal) {
   cases().push_back(std::move(c));
 }
 
+// Embedding losses on (N, D) rows: triplet_margin_loss (p = 2 and p = 1), cosine_embedding_loss
+// and margin_ranking_loss (element-wise over N x D), fused forward + backward, mean.
+struct EmbData {
+  std::int64_t N, D;
+  std::vector<float> a, p, n, y, ye, ga, gp, gn;
+  float out = 0;
+};
+
+void add_embedding(std::int64_t N, std::int64_t D) {
+  auto d = std::make_shared<EmbData>();
+  d->N = N, d->D = D;
+  auto init = [d] {
+    if (!d->a.empty()) return;
+    const auto nd = static_cast<std::size_t>(d->N * d->D);
+    d->a = randn(nd, 11), d->p = randn(nd, 12), d->n = randn(nd, 13);
+    d->y = randn(static_cast<std::size_t>(d->N), 14), d->ye = randn(nd, 15);
+    for (auto* v : {&d->y, &d->ye})
+      for (auto& e : *v) e = e < 0 ? -1.0f : 1.0f;
+    d->ga.assign(nd, 0.0f), d->gp.assign(nd, 0.0f), d->gn.assign(nd, 0.0f);
+  };
+  const std::string shape = std::to_string(N) + "x" + std::to_string(D);
+  const double nd = static_cast<double>(N * D);
+  auto add = [&](const std::string& name, double bytes, std::function<void(EmbData&)> lk,
+                 std::function<void(EmbData&)> th) {
+    auto c = std::make_unique<Case>();
+    c->name = name + "_" + shape;
+    c->bytes = bytes * nd;
+    c->losskit = [d, init, lk] { init(), lk(*d); };
+    c->torch = [d, init, th] { init(), th(*d); };
+    cases().push_back(std::move(c));
+  };
+  for (const double pn : {2.0, 1.0}) {
+    add(pn == 2 ? "triplet" : "triplet_p1", 24.0, [pn](EmbData& e) {
+      const losskit::Shape s{e.N, e.D};
+      losskit::triplet_margin_loss_forward_backward(ConstView<float>(e.a.data(), s), ConstView<float>(e.p.data(), s),
+                                                    ConstView<float>(e.n.data(), s), TensorView<float>(&e.out, {}),
+                                                    TensorView<float>(e.ga.data(), s), TensorView<float>(e.gp.data(), s),
+                                                    TensorView<float>(e.gn.data(), s), {.p = pn});
+      benchmark::DoNotOptimize(e.out);
+    }, [pn](EmbData& e) {
+      auto a = wrap(e.a.data(), {e.N, e.D}).requires_grad_(true), p = wrap(e.p.data(), {e.N, e.D}).requires_grad_(true),
+           n = wrap(e.n.data(), {e.N, e.D}).requires_grad_(true);
+      F::triplet_margin_loss(a, p, n, F::TripletMarginLossFuncOptions().p(pn)).backward();
+      benchmark::DoNotOptimize(a.grad().data_ptr());
+    });
+  }
+  add("cosine_embedding", 16.0, [](EmbData& e) {
+    const losskit::Shape s{e.N, e.D};
+    losskit::cosine_embedding_loss_forward_backward(ConstView<float>(e.a.data(), s), ConstView<float>(e.p.data(), s),
+                                                    ConstView<float>(e.y.data(), {e.N}), TensorView<float>(&e.out, {}),
+                                                    TensorView<float>(e.ga.data(), s), TensorView<float>(e.gp.data(), s),
+                                                    {.margin = 0.2});
+    benchmark::DoNotOptimize(e.out);
+  }, [](EmbData& e) {
+    auto a = wrap(e.a.data(), {e.N, e.D}).requires_grad_(true), p = wrap(e.p.data(), {e.N, e.D}).requires_grad_(true);
+    F::cosine_embedding_loss(a, p, wrap(e.y.data(), {e.N}), F::CosineEmbeddingLossFuncOptions().margin(0.2)).backward();
+    benchmark::DoNotOptimize(a.grad().data_ptr());
+  });
+  add("margin_ranking", 20.0, [](EmbData& e) {
+    const losskit::Shape s{e.N, e.D};
+    losskit::margin_ranking_loss_forward_backward(ConstView<float>(e.a.data(), s), ConstView<float>(e.p.data(), s),
+                                                  ConstView<float>(e.ye.data(), s), TensorView<float>(&e.out, {}),
+                                                  TensorView<float>(e.ga.data(), s), TensorView<float>(e.gp.data(), s),
+                                                  {.margin = 0.1});
+    benchmark::DoNotOptimize(e.out);
+  }, [](EmbData& e) {
+    auto a = wrap(e.a.data(), {e.N, e.D}).requires_grad_(true), p = wrap(e.p.data(), {e.N, e.D}).requires_grad_(true);
+    F::margin_ranking_loss(a, p, wrap(e.ye.data(), {e.N, e.D}), F::MarginRankingLossFuncOptions().margin(0.1)).backward();
+    benchmark::DoNotOptimize(a.grad().data_ptr());
+  });
+}
+
 // Semantic-segmentation cross_entropy: logits (N, C, H, W), class ids (N, H, W), mean; the
 // spatial SIMD kernel (lanes along the positions).
 void add_ce_spatial(std::int64_t N, std::int64_t C, std::int64_t H, std::int64_t W) {
@@ -556,6 +628,7 @@ int main(int argc, char** argv) {
   add_pointwise_losses(std::int64_t{16} << 20);
   add_row_composed(8192, 1000, true);
   add_row_composed(8192, 1000, false);
+  add_embedding(4096, 256);
 
   const int reps = 7;
   benchmark::RegisterBenchmark("copy_512MiB", [](benchmark::State& st) {

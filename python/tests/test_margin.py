@@ -1,5 +1,7 @@
 """losskit.torch margin losses against torch.nn.functional, and the Keras hinges against Keras'
 formulas written with torch ops: values and gradients."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -114,6 +116,22 @@ def test_keras_hinges(shape, reduction, labels, dtype, layout):
     onehot = F.one_hot(torch.randint(0, C, shape[:-1], generator=gen), C).to(dtype)
     check_parity(LT.categorical_hinge_loss, keras_categorical_hinge, [x, onehot if labels != "soft" else y], kw,
                  grad_of=[0], layout=layout)
+
+
+@pytest.mark.parametrize("C", [4, 37])
+def test_keras_hinges_keep_nan(C, dtype):
+    """maximum(NaN, 0) is NaN in Keras (every backend): the row's loss is NaN, its gradient 0."""
+    gen = torch.Generator().manual_seed(seed_of(C))
+    x = torch.randn((4, C), generator=gen, dtype=dtype)
+    x[0, 1] = math.nan
+    x[2, C - 1] = math.nan
+    y = torch.randint(0, 2, (4, C), generator=gen).to(dtype)
+    onehot = F.one_hot(torch.randint(0, C, (4,), generator=gen), C).to(dtype)
+    for reduction in ("none", "mean"):
+        kw = dict(reduction=reduction)
+        check_parity(LT.hinge_loss, keras_hinge, [x, y], kw, grad_of=[0])
+        check_parity(LT.squared_hinge_loss, keras_squared_hinge, [x, y], kw, grad_of=[0])
+        check_parity(LT.categorical_hinge_loss, keras_categorical_hinge, [x, onehot], kw, grad_of=[0])
 
 
 def test_numpy_agrees_with_torch():

@@ -126,6 +126,26 @@ def test_beyond_torch(reduction, dtype, layout):
     check_parity(LT.mape_loss, mape_ref, [x, ya], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
 
 
+@pytest.mark.parametrize("n", [7, 37])  # 37: the float32 SIMD kinds, with tails
+def test_nan_as_reference(n, dtype):
+    """A NaN input or target gives a NaN loss there, as the defining formulas (msle's clamp keeps
+    NaN, as TF's, JAX's and torch's maximum), with the references' gradients."""
+    gen = torch.Generator().manual_seed(seed_of(n))
+    x, y = uniform((3, n), gen, dtype, 0.01, 5.0), uniform((3, n), gen, dtype, 0.01, 5.0)
+    x[0, 1] = math.nan
+    y[1, n - 2] = math.nan
+    x[2, 3] = -1.0  # below eps: clamped, no gradient
+    for reduction in ("none", "sum"):
+        kw = dict(reduction=reduction)
+        check_parity(LT.msle_loss, msle_ref, [x, y], kw, grad_of=[0, 1])
+        check_parity(LT.mape_loss, mape_ref, [x, y], kw, grad_of=[0, 1])
+        check_parity(LT.log_cosh_loss, log_cosh_ref, [x, y], kw, grad_of=[0, 1])
+        # quantile_loss: the value only (TF's maximum, the reference's, sends a NaN's gradient
+        # to its second operand; torch.maximum to both).
+        torch.testing.assert_close(LT.quantile_loss(x, y, tau=0.3, **kw), pinball_ref(x, y, tau=0.3, **kw),
+                                   equal_nan=True)
+
+
 def test_log_cosh_is_stable():
     x = torch.tensor([500.0, -200.0, 1e30], requires_grad=True)
     l = LT.log_cosh_loss(x, torch.zeros(3), reduction="none")

@@ -384,8 +384,8 @@ struct LogCoshV {
   HWY_INLINE VF Dy(DF d, VF x, VF y) const { return hn::Neg(Th(d, hn::Sub(x, y))); }
 };
 
-// msle_loss, as the scalar MSLEOp (regression/msle_mape.cpp): c(v) = (v >= eps ? v : eps) (NaN
-// -> eps), r = log1p(c(x)) - log1p(c(y)), loss = r r, dx = (x >= eps ? 2 r / (c(x) + 1) : 0),
+// msle_loss, as the scalar MSLEOp (regression/msle_mape.cpp): c(v) = (v < eps ? eps : v) (NaN
+// kept), r = log1p(c(x)) - log1p(c(y)), loss = r r, dx = (x >= eps ? 2 r / (c(x) + 1) : 0),
 // dy = (y >= eps ? -2 r / (c(y) + 1) : 0); the same float32 operations except log1p:
 // log1p(v) = log(u) + c / u with u = 1 + v rounded and c = v - (u - 1) its exact rounding
 // error (0 for v = inf), log by LogPos (under 1 ULP). r cancels where x and y are close, in
@@ -394,7 +394,7 @@ struct MSLEV {
   float eps;
   HWY_INLINE VF C(DF d, VF v) const {
     const VF e = hn::Set(d, eps);
-    return hn::IfThenElse(hn::Ge(v, e), v, e);
+    return hn::IfThenElse(hn::Lt(v, e), e, v);  // NaN kept
   }
   static HWY_INLINE VF Log1p(DF d, VF v) {
     const VF one = hn::Set(d, 1.0f);
@@ -421,7 +421,7 @@ struct MSLEV {
 };
 
 // mape_loss, as the scalar MAPEOp (regression/msle_mape.cpp), operation by operation (the same
-// bits): m = max(|y|, eps) (NaN y -> eps), loss = 100 |y - x| / m, dx = 100 sign(x - y) / m,
+// bits): m = max(|y|, eps) (NaN y kept), loss = 100 |y - x| / m, dx = 100 sign(x - y) / m,
 // dy = 100 sign(q) dq with q = (y - x) / m, dq = (|y| >= eps ? (1 - q sign(y)) / m : 1 / m);
 // sign(0) = sign(NaN) = 0.
 struct MAPEV {
@@ -433,7 +433,7 @@ struct MAPEV {
   static HWY_INLINE VF AbsLt(DF d, VF v) { return hn::IfThenElse(hn::Lt(v, hn::Zero(d)), hn::Neg(v), v); }
   HWY_INLINE VF M(DF d, VF ay) const {
     const VF e = hn::Set(d, eps);
-    return hn::IfThenElse(hn::Ge(ay, e), ay, e);
+    return hn::IfThenElse(hn::Lt(ay, e), e, ay);  // NaN kept
   }
   HWY_INLINE VF Loss(DF d, VF x, VF y) const {
     return hn::Div(hn::Mul(hn::Set(d, 100.0f), AbsLt(d, hn::Sub(y, x))), M(d, AbsLt(d, y)));

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/api.hpp"
+#include "core/math.hpp"
 #include "core/rowwise.hpp"
 #include "losskit/margin.hpp"
 
@@ -29,6 +30,8 @@ struct HingeKernel {
       if (m > 0) {
         s += power == 1 ? m : m * m;
         d = -gs * y * invC * (power == 1 ? 1.0 : 2.0 * m);
+      } else if (std::isnan(m)) {
+        s += m;  // maximum(NaN, 0) is NaN (TF, JAX, torch); its gradient 0
       }
       if (g) g[c * sg] = static_cast<T>(d);
     }
@@ -46,16 +49,19 @@ struct CategoricalHingeKernel {
       const double x = static_cast<double>(r.x[c * r.sx]), y = static_cast<double>(r.t[c * r.st]);
       pos += y * x;
       const double v = (1.0 - y) * x;
-      if (k < 0 || v > neg) {
+      if (k < 0 || v > neg || std::isnan(v)) {  // a NaN is the max (and stays)
         neg = v;
         k = c;
       }
     }
-    const double l = std::max(0.0, neg - pos + 1.0);
+    const double l = detail::clamp_min0(neg - pos + 1.0);  // NaN kept
     if (g) {
       for (std::int64_t c = 0; c < r.C; ++c) {
         const double y = static_cast<double>(r.t[c * r.st]);
-        g[c * sg] = static_cast<T>(l > 0 ? gs * (-y + (c == k ? 1.0 - y : 0.0)) : 0.0);
+        // A NaN max: TF's, JAX's and torch's max gradient divides by the count of entries equal
+        // to the max (0 here), so the whole row's gradient is NaN in Keras.
+        g[c * sg] = std::isnan(neg) ? std::numeric_limits<T>::quiet_NaN()
+                                    : static_cast<T>(l > 0 ? gs * (-y + (c == k ? 1.0 - y : 0.0)) : 0.0);
       }
     }
     return l;
