@@ -1,5 +1,6 @@
 """losskit.torch.cross_entropy / nll_loss against torch.nn.functional: values and gradients."""
 import itertools
+import math
 
 import pytest
 import torch
@@ -72,6 +73,23 @@ def test_nll_loss(shape, reduction, weighted, ignore, upstream, dtype, layout):
     if ignore is not None:
         kw["ignore_index"] = ignore
     check_parity(LT.nll_loss, F.nll_loss, [x, y], kw, grad_of=[0], layout=layout, upstream=upstream)
+
+
+@pytest.mark.parametrize("C", [5, 37, 300])  # short rows, vector rows, the pipeline
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_cross_entropy_non_finite_class_weight(C, bad, dtype):
+    """A NaN or inf class weight without label smoothing reaches only the rows of its class,
+    as in PyTorch (the smoothing term's sum of weights is not formed)."""
+    gen = torch.Generator().manual_seed(seed_of(C, bad))
+    x = torch.randn((6, C), generator=gen, dtype=dtype)
+    w = torch.rand(C, generator=gen, dtype=dtype) + 0.5
+    w[2] = bad
+    y = torch.tensor([0, 1, 3, 4, 0, 1])  # class 2 not a target: every value finite
+    for reduction in ("none", "mean", "sum"):
+        check_parity(LT.cross_entropy, F.cross_entropy, [x, y], dict(weight=w, reduction=reduction), grad_of=[0])
+        check_parity(LT.nll_loss, F.nll_loss, [x, y], dict(weight=w, reduction=reduction), grad_of=[0])
+    y2 = torch.tensor([0, 2, 3, 4, 0, 1])  # class 2 a target: that row (and the mean) non-finite
+    check_parity(LT.cross_entropy, F.cross_entropy, [x, y2], dict(weight=w, reduction="none"), grad_of=[0])
 
 
 @pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])

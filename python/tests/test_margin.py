@@ -134,6 +134,18 @@ def test_keras_hinges_keep_nan(C, dtype):
         check_parity(LT.categorical_hinge_loss, keras_categorical_hinge, [x, onehot], kw, grad_of=[0])
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_weight_only_on_active_terms(p, dtype):
+    """PyTorch weighs each active hinge term: a row without one is 0 whatever its class weight
+    (even inf or NaN)."""
+    x = torch.tensor([[3.0, -1.0, -2.0], [0.0, 0.5, 0.2], [-4.0, 1.0, 5.0]], dtype=dtype)
+    y = torch.tensor([0, 1, 2])
+    w = torch.tensor([math.inf, math.nan, 2.0], dtype=dtype)
+    for reduction in ("none", "sum"):
+        check_parity(LT.multi_margin_loss, F.multi_margin_loss, [x, y], dict(p=p, weight=w, reduction=reduction),
+                     grad_of=[0])
+
+
 def test_numpy_agrees_with_torch():
     g = np.random.default_rng(7)
     x, y = g.normal(size=(5, 4)), g.integers(0, 4, size=5)

@@ -90,7 +90,9 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
   const bool use_g_tensor = pass == Pass::Backward && r == Reduction::None;
   const double scale = reduce_scale(r, g_scalar, a.total_weight);
 
-  const kernels::CeConsts k{.e = e, .eC = eC, .W = w_total};
+  // W only enters times eC: without smoothing it is left out, so a NaN or inf class weight
+  // reaches only the rows of its class (as in PyTorch), not every row through 0 * W.
+  const kernels::CeConsts k{.e = e, .eC = eC, .W = e > 0 ? w_total : 0.0};
   const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(C, 1));
   detail::Sums<1> sums{};
   // Fast path: rows of contiguous float32/bfloat16/float16 logits (and gradient) -> SIMD kernels.

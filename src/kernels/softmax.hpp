@@ -69,7 +69,8 @@ double ce_ids_row_ref(const T* x, std::int64_t sx, std::int64_t C, std::int64_t 
     const double A = ((1.0 - k.e) * wy + k.eC * k.W) * gs, B = k.eC * gs;
     for (std::int64_t c = 0; c < C; ++c) {
       const double p = std::exp((to_f64(x[c * sx]) - m) - log_s);
-      double v = A * p - B * (w ? to_f64(w[c]) : 1.0);
+      double v = A * p;
+      if (k.e > 0) v -= B * (w ? to_f64(w[c]) : 1.0);  // (B = 0 without smoothing; w_c may be inf)
       if (c == y) v -= (1.0 - k.e) * wy * gs;
       g[c * sg] = from_f64<G>(v);
     }

@@ -23,11 +23,13 @@ struct MultiMarginKernel {
     const double xy = static_cast<double>(r.x[y * r.sx]);
     const double wy = weight ? static_cast<double>(weight[y]) : 1.0;
     double s = 0, gy = 0;
+    bool active = false;  // PyTorch weighs the active terms only: none active gives 0 for any w[y]
     for (std::int64_t j = 0; j < r.C; ++j) {
       if (j == y) continue;
       const double z = margin - xy + static_cast<double>(r.x[j * r.sx]);
       double d = 0;
       if (z > 0) {
+        active = true;
         s += (p == 1) ? z : z * z;
         d = gs * wy * invC * ((p == 1) ? 1.0 : 2.0 * z);
       }
@@ -35,7 +37,7 @@ struct MultiMarginKernel {
       gy -= d;
     }
     if (g) g[y * sg] = static_cast<T>(gy);
-    return wy * s * invC;
+    return active ? wy * s * invC : 0.0;
   }
 };
 
