@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import losskit.torch as LT
 from conftest import TOL, seed_of
 
-pytestmark = pytest.mark.filterwarnings("ignore:reduction")  # kl_div 'mean' (torch's own warning)
+pytestmark = [pytest.mark.filterwarnings("ignore:reduction"), pytest.mark.filterwarnings("ignore:kl_div")]  # kl_div mean
 
 NAN, INF = math.nan, math.inf
 SPECIALS = {"nan": [NAN], "inf": [INF], "-inf": [-INF], "mixed": [NAN, INF, -INF]}
