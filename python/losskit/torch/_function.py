@@ -33,26 +33,25 @@ def _acc_dtype(dtype):
     return torch.float32 if dtype in _HALF else dtype
 
 
+_PLAIN = (bool, int, float, str)
+
+
 def _call(spec, pass_, tensors, out, grad_output, grads, options):
     """Calls the C++ entry; every tensor (options too) goes as a fresh DLPack capsule."""
-    acc = _acc_dtype(tensors[0].dtype)
-    if acc != tensors[0].dtype:  # 16-bit input: weights and upstream gradient in float32
-        options = {k: v.to(acc) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+    if tensors[0].dtype in _HALF:  # 16-bit input: weights and upstream gradient in float32
+        options = {k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v
                    for k, v in options.items()}
         if grad_output is not None:
-            grad_output = grad_output.to(acc)
-    opts = {k: _dl(v) if isinstance(v, torch.Tensor) else v for k, v in options.items()}
-    for k, v in opts.items():
-        if v is not None and not isinstance(v, (bool, int, float, str)) and type(v).__name__ != "PyCapsule":
+            grad_output = grad_output.float()
+    opts = {}
+    for k, v in options.items():
+        if isinstance(v, torch.Tensor):
+            v = to_dlpack(v.detach() if v.requires_grad else v)
+        elif v is not None and not isinstance(v, _PLAIN):
             raise TypeError(f"losskit.torch.{spec.name}: {k} must be a torch.Tensor or None, got {type(v).__name__}")
-    spec.entry(pass_, tuple(_dl(t) for t in tensors), _dl(out), _dl(grad_output),
-               tuple(_dl(g) for g in grads), **opts)
-
-
-def _check_tensors(spec, tensors):
-    for name, t in zip(spec.inputs, tensors):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        opts[k] = v
+    spec.entry(pass_, tuple([_dl(t) for t in tensors]), _dl(out), _dl(grad_output), tuple([_dl(g) for g in grads]),
+               **opts)
 
 
 def _forward(spec, tensors, options, grads_wanted):
@@ -86,27 +85,43 @@ class _LossFunction(torch.autograd.Function):
         return out.to(tensors[0].dtype)  # a 16-bit input gets its loss in its dtype, as in torch
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out):
-        grads, ctx.fused_grads = ctx.fused_grads, None  # hand them out once (autograd may keep them)
-        if grads is None or grad_out.numel() != 1 or grad_out.item() != 1.0:
-            tensors = ctx.saved_tensors
-            grads = _empty_grads(tensors, ctx.wanted)
-            _call(ctx.spec, "backward", tensors, None, grad_out, grads, ctx.options)
-        return (None, None, None) + tuple(grads)
+        # once_differentiable's wrapper (no_grad, then an error on a second backward) matters only
+        # under create_graph=True, the one case where grad mode is on here: a plain backward skips
+        # its cost (a few microseconds per call); the gradients never record a graph either way.
+        if torch.is_grad_enabled():
+            return _backward_once(ctx, grad_out)
+        return _backward(ctx, grad_out)
+
+
+def _backward(ctx, grad_out):
+    grads, ctx.fused_grads = ctx.fused_grads, None  # hand them out once (autograd may keep them)
+    if grads is None or grad_out.numel() != 1 or grad_out.item() != 1.0:
+        tensors = ctx.saved_tensors
+        grads = _empty_grads(tensors, ctx.wanted)
+        _call(ctx.spec, "backward", tensors, None, grad_out, grads, ctx.options)
+    return (None, None, None) + tuple(grads)
+
+
+_backward_once = once_differentiable(_backward)
 
 
 def apply(spec, tensors, options):
     """The loss `spec` of `tensors` as a torch tensor that supports .backward()."""
-    _check_tensors(spec, tensors)
     grad_on = torch.is_grad_enabled()
+    wanted = []
     for name, t, has in zip(spec.inputs, tensors, spec.grads):
-        if grad_on and t.requires_grad and not has:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        w = grad_on and t.requires_grad
+        if w and not has:
             raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {name} is not implemented")
-    for k, v in options.items():
-        if grad_on and isinstance(v, torch.Tensor) and v.requires_grad:
-            raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
-    wanted = tuple(bool(grad_on and t.requires_grad) for t in tensors)
+        wanted.append(w)
+    if grad_on:
+        for k, v in options.items():
+            if isinstance(v, torch.Tensor) and v.requires_grad:
+                raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
+    wanted = tuple(wanted)
     if any(wanted):
         return _LossFunction.apply(spec, options, wanted, *tensors)
-    return _forward(spec, tensors, options, (False,) * len(tensors))[0].to(tensors[0].dtype)
+    return _forward(spec, tensors, options, wanted)[0].to(tensors[0].dtype)
