@@ -523,6 +523,48 @@ TEST(EmbeddingFloat, SimdRowsMatchFloat64) {
   }
 }
 
+// Rows with a padded row stride (contiguous within a row) take the same SIMD row kernels as
+// packed rows: bitwise the same losses and gradients.
+TEST(EmbeddingFloat, PaddedRowsMatchPackedRows) {
+  const std::int64_t R = 6, D = 40, P = D + 3;
+  const Shape s{R, D}, ls{R};
+  auto make = [](std::size_t n) { return lktest::cast<float>(rng().normal(n)); };
+  const auto a = make(static_cast<std::size_t>(R * D)), p = make(static_cast<std::size_t>(R * D)),
+             n = make(static_cast<std::size_t>(R * D));
+  const auto y = lktest::cast<float>(labels(static_cast<std::size_t>(R)));
+  auto pad = [&](const std::vector<float>& v) {
+    std::vector<float> w(static_cast<std::size_t>(R * P), 99.0f);
+    for (std::int64_t i = 0; i < R; ++i)
+      for (std::int64_t d = 0; d < D; ++d) w[static_cast<std::size_t>(i * P + d)] = v[static_cast<std::size_t>(i * D + d)];
+    return w;
+  };
+  const auto ap = pad(a), pp = pad(p), np = pad(n);
+  const losskit::Shape st{P, 1};
+  for (const double pn : {1.0, 2.0}) {
+    const losskit::TripletMarginLossOptions o{.p = pn, .swap = true, .reduction = Reduction::None};
+    std::vector<float> l1(R), l2(R), g1(static_cast<std::size_t>(3 * R * D)), g2(g1.size());
+    auto gv = [&](std::vector<float>& g, int k) { return TensorView<float>(g.data() + k * R * D, s); };
+    losskit::triplet_margin_loss_forward_backward(ConstView<float>(a.data(), s), ConstView<float>(p.data(), s),
+                                                  ConstView<float>(n.data(), s), {l1.data(), ls}, gv(g1, 0), gv(g1, 1),
+                                                  gv(g1, 2), o);
+    losskit::triplet_margin_loss_forward_backward(ConstView<float>(ap.data(), s, st), ConstView<float>(pp.data(), s, st),
+                                                  ConstView<float>(np.data(), s, st), {l2.data(), ls}, gv(g2, 0),
+                                                  gv(g2, 1), gv(g2, 2), o);
+    EXPECT_TRUE(l1 == l2) << "p = " << pn;
+    EXPECT_TRUE(g1 == g2) << "p = " << pn;
+  }
+  std::vector<float> l1(R), l2(R), g1(static_cast<std::size_t>(2 * R * D)), g2(g1.size());
+  const losskit::CosineEmbeddingLossOptions o{.margin = 0.1, .reduction = Reduction::None};
+  losskit::cosine_embedding_loss_forward_backward(ConstView<float>(a.data(), s), ConstView<float>(p.data(), s),
+                                                  ConstView<float>(y.data(), ls), {l1.data(), ls}, {g1.data(), s},
+                                                  {g1.data() + R * D, s}, o);
+  losskit::cosine_embedding_loss_forward_backward(ConstView<float>(ap.data(), s, st), ConstView<float>(pp.data(), s, st),
+                                                  ConstView<float>(y.data(), ls), {l2.data(), ls}, {g2.data(), s},
+                                                  {g2.data() + R * D, s}, o);
+  EXPECT_TRUE(l1 == l2);
+  EXPECT_TRUE(g1 == g2);
+}
+
 }  // namespace
 
 namespace {
