@@ -1,6 +1,151 @@
 // binary_cross_entropy and binary_cross_entropy_with_logits: pointwise losses on the shared
 // driver (core/elementwise.hpp). Weights (and pos_weight) are broadcast to the input's shape as
 // stride-0 views; the driver stages them.
+// The vector Ops (float32 lanes) below are compiled once per SIMD target (foreach_target) and the
+// best one is picked at run time; the scalar Ops further down serve other dtypes and strides.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "classification/binary_cross_entropy.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include "kernels/pointwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losskit::kernels {
+namespace HWY_NAMESPACE {
+
+// bce_with_logits, as the scalar BCELogitsOp / BCELogitsPosOp (classification/
+// binary_cross_entropy.cpp); with kPos the per-element pos_weight p comes as the aux operand
+// (without, p = 1). Lanes whose x, y (and p) are finite take the short form (Finite):
+//   loss = c l1p + |x| (x >= 0 ? 1 - y : p y),   dx = c sigmoid(x) - p y,   c = p y + 1 - y,
+// with e = exp(-|x|) (ExpNonPos, under 1 ULP), l1p = log1p(e) (Log1pUnit, 1.4 ULP), sigmoid(x)
+// = (x >= 0 ? 1 : e) / (1 + e) (RecipUnit, 1 ULP): one FMA for the |x| term, so no
+// cancellation between max(x, 0) and x y. Other lanes take the general form with the scalar
+// Op's limits (General):
+//   loss = coef_mul(p y, sp(-x)) + coef_mul(1 - y, sp(x)),  coef_mul(a, b) = a == 0 ? 0 : a b
+//   dx = ((p y + 1) - y) sigmoid(x) - p y,                  dy = p sp(-x) - sp(x)
+// sp(z) = max(z, 0) + log1p(exp(-|z|)): finite limits at x = +-inf (sp(+inf) = inf, sp(-inf) =
+// 0, sigmoid exactly 0 / 1), NaN in, NaN out. The choice is per lane, so a value's bits never
+// depend on its neighbours; the plain loop skips General for groups of vectors all finite.
+template <bool kPos>
+struct BCELogitsT {
+  static constexpr bool kAux = kPos;
+  // A NaN or inf x, y or p makes Finite's value NaN or inf (|x| (...) or c is then NaN or
+  // inf), which the plain loop checks instead of the inputs.
+  static constexpr bool kFiniteFlagsValue = true;
+  // Short form, valid where x, y and p are finite.
+  static HWY_INLINE void Finite(DF d, VF x, VF y, VF p, VF& l, VF& g) {
+    const VF one = hn::Set(d, 1.0f);
+    const VF nax = hn::Or(x, hn::Set(d, -0.0f));  // -|x|
+    const VF e = ExpNonPos(d, nax);
+    const auto pos = hn::Ge(x, hn::Zero(d));
+    const VF r = RecipUnit(d, hn::Add(e, one));
+    const VF l1p = Log1pUnit(d, e);
+    if constexpr (kPos) {
+      const VF py = hn::Mul(p, y);
+      const VF c = hn::Sub(hn::Add(py, one), y);
+      l = hn::NegMulAdd(nax, hn::IfThenElse(pos, hn::Sub(one, y), py), hn::Mul(c, l1p));
+      g = hn::MulSub(c, hn::Mul(hn::IfThenElse(pos, one, e), r), py);
+    } else {
+      (void)p;
+      l = hn::NegMulAdd(nax, hn::IfThenElse(pos, hn::Sub(one, y), y), l1p);
+      g = hn::MulSub(hn::IfThenElse(pos, one, e), r, y);
+    }
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y, VF p) const {
+    VF l, g;
+    LossDx(d, x, y, p, l, g);
+    return l;
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y, VF p) const {
+    VF l, g;
+    LossDx(d, x, y, p, l, g);
+    return g;
+  }
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF p, VF& l, VF& g) const {
+    Finite(d, x, y, p, l, g);
+    if (HWY_UNLIKELY(!hn::AllTrue(d, Fin(x, y, p)))) General(x, y, p, l, g);
+  }
+  static HWY_INLINE auto Fin(VF x, VF y, VF p) {
+    const auto f = hn::And(hn::IsFinite(x), hn::IsFinite(y));
+    if constexpr (kPos) return hn::And(f, hn::IsFinite(p));
+    else return f;
+  }
+  // The lanes with an infinite or NaN operand: the general form. Out of line (rare; its
+  // constants would otherwise hold registers through the loop).
+  static HWY_NOINLINE void General(VF x, VF y, VF p, VF& l, VF& g) {
+    const DF d;
+    const auto fin = Fin(x, y, p);
+    const VF one = hn::Set(d, 1.0f);
+    const VF py = kPos ? hn::Mul(p, y) : y;
+    // exp(-|x|) with subnormal results (ExpNonPos flushes below -87.33, and an infinite
+    // coefficient times sp(-x) = e must stay inf, as in the scalar Op); 0 at x = +-inf.
+    const VF nax = hn::Neg(hn::Abs(x));
+    const VF e = hn::IfThenZeroElse(hn::IsInf(x), hn::Exp(d, nax));
+    const VF l1p = Log1pUnit(d, e);                  // shared by sp(x) and sp(-x)
+    const VF lg = hn::Add(CoefMul(d, py, Softplus(d, hn::Neg(x), l1p)), CoefMul(d, hn::Sub(one, y), Softplus(d, x, l1p)));
+    // x >= 0: 1 / (1 + e); else e / (1 + e); NaN: NaN.
+    const VF s = hn::Mul(hn::IfThenElse(hn::Ge(x, hn::Zero(d)), one, e), RecipUnit(d, hn::Add(one, e)));
+    const VF sig = hn::IfThenElse(hn::IsNaN(x), x, s);
+    const VF gg = hn::Sub(hn::Mul(hn::Sub(hn::Add(py, one), y), sig), py);
+    l = hn::IfThenElse(fin, l, lg);
+    g = hn::IfThenElse(fin, g, gg);
+  }
+  static HWY_INLINE VF Softplus(DF d, VF z, VF l1p) {
+    const VF v = hn::Add(hn::Max(z, hn::Zero(d)), l1p);
+    return hn::IfThenElse(hn::IsNaN(z), z, v);
+  }
+  static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
+  HWY_INLINE VF Dy(DF d, VF x, VF, VF p) const {
+    const VF l1p = Log1pUnit(d, ExpNonPos(d, hn::Neg(hn::Abs(x))));
+    const VF spn = Softplus(d, hn::Neg(x), l1p);
+    return hn::Sub(kPos ? hn::Mul(p, spn) : spn, Softplus(d, x, l1p));
+  }
+};
+using BCELogitsV = BCELogitsT<false>;
+using BCELogitsPosV = BCELogitsT<true>;
+
+// binary_cross_entropy on probabilities x in [0, 1] (validated by the caller), as the scalar
+// BCEOp: loss = (y - 1) max(log1p(-x), -100) - y max(log x, -100),
+// dx = (x - y) / max((1 - x) x, 1e-12) (the same float32 operations, so the same bits),
+// dy = max(log1p(-x), -100) - max(log x, -100). log x by LogPos (under 1 ULP; -inf at 0);
+// log1p(-x) = log(u) + c / u with u = 1 - x rounded and c = (1 - u) - x its exact error (0 for
+// x >= 1/2, where u is exact), within about 2 ULP.
+struct BCEV {
+  static HWY_INLINE VF LogX(DF d, VF x) { return hn::Max(LogPos(d, x), hn::Set(d, -100.0f)); }
+  static HWY_INLINE VF Log1mX(DF d, VF x) {
+    const VF one = hn::Set(d, 1.0f);
+    const VF u = hn::Sub(one, x);
+    const VF c = hn::Sub(hn::Sub(one, u), x);
+    const VF r = RecipUnit(d, hn::Max(u, hn::Set(d, 0.5f)));  // c = 0 where u < 1/2
+    return hn::Max(hn::MulAdd(c, r, LogPos(d, u)), hn::Set(d, -100.0f));
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    return hn::Sub(hn::Mul(hn::Sub(y, hn::Set(d, 1.0f)), Log1mX(d, x)), hn::Mul(y, LogX(d, x)));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    const VF den = hn::Max(hn::Mul(hn::Sub(hn::Set(d, 1.0f), x), x), hn::Set(d, 1e-12f));
+    return hn::Div(hn::Sub(x, y), den);
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF) const { return hn::Sub(Log1mX(d, x), LogX(d, x)); }
+};
+
+double BCELogitsBlock(const PwParams&, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return PointwiseBlock(BCELogitsV{}, a, begin, end);
+}
+
+double BCELogitsPosBlock(const PwParams&, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return PointwiseBlock(BCELogitsPosV{}, a, begin, end);
+}
+
+double BCEBlock(const PwParams&, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return PointwiseBlock(BCEV{}, a, begin, end);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace losskit::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -16,6 +161,15 @@
 #include "kernels/logistic.hpp"
 #include "losskit/classification.hpp"
 
+namespace losskit::kernels {
+LOSSKIT_POINTWISE_KERNEL(BCELogitsBlock, "binary_cross_entropy_with_logits")
+LOSSKIT_POINTWISE_KERNEL(BCELogitsPosBlock, "binary_cross_entropy_with_logits_pos_weight")
+LOSSKIT_POINTWISE_KERNEL(BCEBlock, "binary_cross_entropy")
+double bce_with_logits_block(const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return BCELogitsBlock_dispatch(p, a, begin, end);
+}
+}  // namespace losskit::kernels
+
 namespace losskit {
 namespace {
 
@@ -23,7 +177,7 @@ using detail::Pass;
 
 /// -(y max(log x, -100) + (1 - y) max(log(1 - x), -100)).
 struct BCEOp {
-  static constexpr kernels::PwKind kSimd = kernels::PwKind::BCE;  // contiguous float32
+  static constexpr kernels::PwBlockFn kSimd = &kernels::BCEBlock_dispatch;  // contiguous float32
   template <class V>
   static V log_x(V x) { return std::max(std::log(x), V(-100)); }
   template <class V>
@@ -53,7 +207,7 @@ V bce_logits_dy(V x, V p) {
 }
 
 struct BCELogitsOp {
-  static constexpr kernels::PwKind kSimd = kernels::PwKind::BCELogits;  // contiguous float32
+  static constexpr kernels::PwBlockFn kSimd = &kernels::BCELogitsBlock_dispatch;  // contiguous float32
   template <class V>
   V loss(V x, V y) const { return bce_logits_loss(x, y, V(1)); }
   template <class V>
@@ -63,7 +217,7 @@ struct BCELogitsOp {
 };
 /// The same with pos_weight as the driver's per-element parameter.
 struct BCELogitsPosOp {
-  static constexpr kernels::PwKind kSimd = kernels::PwKind::BCELogitsPos;  // contiguous float32
+  static constexpr kernels::PwBlockFn kSimd = &kernels::BCELogitsPosBlock_dispatch;  // contiguous float32
   template <class V>
   V loss(V x, V y, V p) const { return bce_logits_loss(x, y, p); }
   template <class V>
@@ -164,3 +318,4 @@ LOSSKIT_DEFINE_LOSS(binary_cross_entropy_with_logits, float, float, BCEWithLogit
 LOSSKIT_DEFINE_LOSS(binary_cross_entropy_with_logits, double, double, BCEWithLogitsOptions<double>, run_bce_logits)
 
 }  // namespace losskit
+#endif  // HWY_ONCE

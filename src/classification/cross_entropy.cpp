@@ -153,11 +153,7 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
       return Sums<1>{acc};
     });
   }
-  if (has_forward(pass)) {
-    if (r == Reduction::None) io.flush_out();
-    else out.flat(0) = static_cast<A>(reduce_value(r, sums[0], a.total_weight));
-  }
-  if (has_backward(pass)) io.flush_grad();
+  finish_pass(pass, r, out, sums[0], a.total_weight, [&] { io.flush_out(); }, [&] { io.flush_grad(); });
 }
 
 // ------------------------------------------------------------------------ probabilities -----
@@ -242,11 +238,7 @@ void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T>
       return Sums<1>{acc};
     });
   }
-  if (has_forward(pass)) {
-    if (r == Reduction::None) io.flush_out();
-    else out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
-  }
-  if (has_backward(pass)) io.flush_grad();
+  finish_pass(pass, r, out, sums[0], denom, [&] { io.flush_out(); }, [&] { io.flush_grad(); });
 }
 
 }  // namespace

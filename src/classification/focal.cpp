@@ -1,6 +1,94 @@
 // sigmoid_focal_loss (pointwise, core/elementwise.hpp) and softmax_focal_loss (one loss per
 // row of class scores, core/rowwise.hpp). Both keep their gradients finite for every gamma >= 0
 // by taking the terms that carry (1 - p_t)^(gamma - 1) as their limits where they vanish.
+// The vector Ops (float32 lanes) below are compiled once per SIMD target (foreach_target) and the
+// best one is picked at run time; the scalar Ops further down serve other dtypes and strides.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "classification/focal.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include "kernels/pointwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losskit::kernels {
+namespace HWY_NAMESPACE {
+
+// sigmoid_focal_loss, as the scalar SigmoidFocalOp (classification/focal.cpp), formula by
+// formula for every lane (params: a = alpha, b = gamma, c = 1 when alpha < 0, i.e. a_t = 1):
+//   p = sigmoid(x), omp = sigmoid(-x) (e = exp(-|x|), RecipUnit(1 + e); exactly 0 / 1 at +-inf)
+//   ce = coef_mul(y, sp(-x)) + coef_mul(1 - y, sp(x)),  sp(z) = max(z, 0) + log1p(e)
+//   q = p (1 - y) + omp y,  mod = q^gamma,  a_t = alpha y + (1 - alpha)(1 - y)
+//   loss = a_t coef_mul(mod, ce)
+//   dx = a_t ((p - y) mod + [gamma != 0, p omp > 0, q > 0] gamma ce q^(gamma - 1) (1 - 2y) p omp)
+// q^gamma: q q for gamma = 2, q for 1, 1 for 0; otherwise exp(gamma log |q|) (Highway's Exp,
+// LogPos) with the sign of q for odd integer gamma, NaN for q < 0 and other gamma, 0 at q = 0.
+// A NaN x or y gives NaN (as the scalar form). ExpNonPos flushes e below 2^-126, where the
+// scalar form keeps subnormal p or omp (differences below 1e-37).
+struct SigmoidFocalV {
+  float alpha, gamma;
+  bool no_alpha;
+  HWY_INLINE VF Pow(DF d, VF q, float g) const {
+    if (g == 2.0f) return hn::Mul(q, q);
+    if (g == 1.0f) return q;
+    if (g == 0.0f) return hn::Set(d, 1.0f);
+    const VF aq = hn::Abs(q);
+    VF v = ExpFull(d, hn::Mul(hn::Set(d, g), LogPos(d, aq)));
+    const auto neg = hn::Lt(q, hn::Zero(d));
+    const bool integer = std::nearbyint(g) == g;
+    const bool odd = integer && std::fmod(g, 2.0f) != 0.0f;
+    if (!integer) v = hn::IfThenElse(neg, hn::Set(d, std::numeric_limits<float>::quiet_NaN()), v);
+    else if (odd) v = hn::IfThenElse(neg, hn::Neg(v), v);
+    // 0^g = 0 (g > 0), 0^g = inf (g < 0, only as gamma - 1 where q > 0 is required anyway).
+    return hn::IfThenElse(hn::Eq(q, hn::Zero(d)), hn::Set(d, g > 0 ? 0.0f : std::numeric_limits<float>::infinity()), v);
+  }
+  static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF one = hn::Set(d, 1.0f), zero = hn::Zero(d);
+    const VF e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
+    const VF r = RecipUnit(d, hn::Add(one, e));
+    const VF er = hn::Mul(e, r);
+    const auto pos = hn::Ge(x, zero);
+    const VF p = hn::IfThenElse(pos, r, er), omp = hn::IfThenElse(pos, er, r);
+    const VF l1p = Log1pUnit(d, e);
+    const VF spp = hn::Add(hn::Max(x, zero), l1p), spn = hn::Add(hn::Max(hn::Neg(x), zero), l1p);
+    const VF omy = hn::Sub(one, y);
+    const VF ce = hn::Add(CoefMul(d, y, spn), CoefMul(d, omy, spp));
+    const VF q = hn::Add(hn::Mul(p, omy), hn::Mul(omp, y));
+    const VF mod = Pow(d, q, gamma);
+    const VF at = no_alpha ? one : hn::Add(hn::Mul(hn::Set(d, alpha), y), hn::Mul(hn::Set(d, 1.0f - alpha), omy));
+    const auto nan = hn::Or(hn::IsNaN(x), hn::IsNaN(y));
+    l = hn::IfThenElse(nan, hn::Add(x, y), hn::Mul(at, CoefMul(d, mod, ce)));
+    VF dd = hn::Mul(hn::Sub(p, y), mod);
+    if (gamma != 0.0f) {
+      const VF ppm = hn::Mul(p, omp);
+      const VF mod1 = Pow(d, q, gamma - 1.0f);
+      const VF extra = hn::Mul(hn::Mul(hn::Mul(hn::Mul(hn::Set(d, gamma), ce), mod1), hn::Sub(one, hn::Add(y, y))), ppm);
+      dd = hn::Add(dd, hn::IfThenElseZero(hn::And(hn::Gt(ppm, zero), hn::Gt(q, zero)), extra));
+    }
+    g = hn::IfThenElse(nan, hn::Add(x, y), hn::Mul(at, dd));
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    VF l, g;
+    LossDx(d, x, y, l, g);
+    return l;
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    VF l, g;
+    LossDx(d, x, y, l, g);
+    return g;
+  }
+  HWY_INLINE VF Dy(DF d, VF, VF) const { return hn::Set(d, std::numeric_limits<float>::quiet_NaN()); }
+};
+
+double SigmoidFocalBlock(const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return PointwiseBlock(SigmoidFocalV{p.a, p.b, p.c != 0}, a, begin, end);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace losskit::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 #include <cmath>
 #include <limits>
 
@@ -12,6 +100,10 @@
 #include "kernels/softmax_row.hpp"
 #include "losskit/classification.hpp"
 
+namespace losskit::kernels {
+LOSSKIT_POINTWISE_KERNEL(SigmoidFocalBlock, "sigmoid_focal_loss")
+}  // namespace losskit::kernels
+
 namespace losskit {
 namespace {
 
@@ -20,7 +112,7 @@ using detail::Pass;
 // ------------------------------------------------------------------------- sigmoid focal -----
 struct SigmoidFocalOp {
   double alpha, gamma;
-  static constexpr kernels::PwKind kSimd = kernels::PwKind::SigmoidFocal;  // contiguous float32
+  static constexpr kernels::PwBlockFn kSimd = &kernels::SigmoidFocalBlock_dispatch;  // contiguous float32
   kernels::PwParams simd_params() const {
     return {.a = static_cast<float>(alpha), .b = static_cast<float>(gamma), .c = alpha < 0 ? 1.0f : 0.0f};
   }
@@ -183,3 +275,4 @@ LOSSKIT_DEFINE_LOSS(softmax_focal_loss, float, float, SoftmaxFocalOptions<float>
 LOSSKIT_DEFINE_LOSS(softmax_focal_loss, double, double, SoftmaxFocalOptions<double>, run_softmax_focal_probs)
 
 }  // namespace losskit
+#endif  // HWY_ONCE

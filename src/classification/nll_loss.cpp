@@ -3,8 +3,8 @@
 #include "core/class_args.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
-#include "kernels/pointwise.hpp"
 #include "kernels/softmax.hpp"
+#include "kernels/stream.hpp"
 #include "losskit/classification.hpp"
 
 namespace losskit {
@@ -57,7 +57,7 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
   // A gradient of contiguous rows is zeroed block by block at memset speed (non-temporal stores
   // when it is much larger than the caches), then the kept entries are written.
   const bool dense_grad = has_backward(pass) && D == 1 && (gi.sC == 1 || C == 1) && (gi.sN == C || rows == 1);
-  const bool stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamOutBytes;
+  const bool stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes;
   const auto sums = parallel_sum<1>(rows, 1024, [&](std::int64_t b, std::int64_t e) {
     double acc = 0;
     if (dense_grad) kernels::zero_bytes(&gi.at(b, 0, 0), (e - b) * C * static_cast<std::int64_t>(sizeof(G)), stream);
@@ -81,11 +81,7 @@ void run(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, TensorVi
     }
     return Sums<1>{acc};
   });
-  if (has_forward(pass)) {
-    if (r == Reduction::None) io.flush_out();
-    else out.flat(0) = static_cast<A>(reduce_value(r, sums[0], a.total_weight));
-  }
-  if (has_backward(pass)) io.flush_grad();
+  finish_pass(pass, r, out, sums[0], a.total_weight, [&] { io.flush_out(); }, [&] { io.flush_grad(); });
 }
 
 }  // namespace

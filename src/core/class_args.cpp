@@ -13,17 +13,9 @@ Shape loss_shape_of(const Shape& input_shape, int class_dim) { return drop_dim(i
 
 void fail_class_target(std::string_view fn, const Shape& shape, std::int64_t pos, std::int64_t v, std::int64_t C,
                        std::int64_t ignore_index) {
-  // Unravel the flat position into a multi-index for the message.
-  std::ostringstream idx;
-  std::int64_t rem = pos;
-  std::int64_t sub[kMaxDims] = {};
-  for (int k = shape.ndim() - 1; k >= 0; --k) {
-    sub[k] = rem % shape[k];
-    rem /= shape[k];
-  }
-  for (int k = 0; k < shape.ndim(); ++k) idx << (k ? ", " : "") << sub[k];
-  if (ignore_index == kNoIgnore) fail(ErrorKind::Index, fn, "target[", idx.str(), "] = ", v, " is outside [0, ", C, ")");
-  fail(ErrorKind::Index, fn, "target[", idx.str(), "] = ", v, " is outside [0, ", C, ") and is not ignore_index (",
+  const std::string idx = position_of(shape, pos);
+  if (ignore_index == kNoIgnore) fail(ErrorKind::Index, fn, "target[", idx, "] = ", v, " is outside [0, ", C, ")");
+  fail(ErrorKind::Index, fn, "target[", idx, "] = ", v, " is outside [0, ", C, ") and is not ignore_index (",
        ignore_index, ")");
 }
 

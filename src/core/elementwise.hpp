@@ -8,15 +8,16 @@
 //   template <class V> V dy(V x, V y) const;        // d loss / d y (only if grad_target is used)
 // V is the tensor's dtype (float or double): ops compute in it, as PyTorch does, so that the
 // contiguous loops vectorise.
-// An Op may also name a Highway-vectorized twin (kernels/pointwise.hpp):
-//   static constexpr kernels::PwKind kSimd = kernels::PwKind::...;
-//   kernels::PwParams simd_params() const;          // only if the kind has parameters
+// An Op may also name its Highway-vectorized twin (kernels/pointwise.hpp), a kernel exported from
+// the loss's own file:
+//   static constexpr kernels::PwBlockFn kSimd = &kernels::MyBlock_dispatch;
+//   kernels::PwParams simd_params() const;          // only if the kernel has parameters
 // Then float32 calls whose operands are all contiguous run one SIMD sweep per block; other
 // dtypes and strided operands use the scalar loop below.
 // A loss with a per-element parameter (bce_with_logits' pos_weight, broadcast to the input's
 // shape) passes it as PointwiseArgs::aux; its Op then takes it as a third argument:
 //   loss(x, y, a), dx(x, y, a), dy(x, y, a)
-// (its SIMD kind reads it in place when it repeats along the trailing dims, else staged).
+// (its vector kernel reads it in place when it repeats along the trailing dims, else staged).
 #pragma once
 
 #include <cstdint>
@@ -170,6 +171,10 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
     })[0];
   }
   const A scale = static_cast<A>(reduce_scale(r, g_scalar, denom));
+  auto flush_grads = [&] {
+    gis.flush();
+    if (want_gt) gts.flush();
+  };
   if constexpr (kSimd) {
     if (simd && (!kAux || period > 0 || unit(aux))) {
       kernels::PwParams params{};
@@ -179,17 +184,12 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
       const kernels::PwArgs pa{.x = x.p, .y = y.p, .w = weighted ? w.p : nullptr, .out = out_none ? o.p : nullptr,
                                .forward = has_forward(pass), .gi = has_backward(pass) ? gi.p : nullptr,
                                .gt = want_gt ? gt.p : nullptr, .gvec = use_g_tensor ? g.p : nullptr, .scale = scale,
-                               .stream = n * static_cast<std::int64_t>(sizeof(float)) >= kernels::kStreamOutBytes,
+                               .stream = n * static_cast<std::int64_t>(sizeof(float)) >= kernels::kStreamBytes,
                                .aux = aux_p, .aux_period = period};
       const auto sums = parallel_sum<1>(n, 8192, [&](std::int64_t b, std::int64_t e) {
-        return Sums<1>{kernels::pointwise_block(Op::kSimd, params, pa, b, e)};
+        return Sums<1>{Op::kSimd(params, pa, b, e)};
       });
-      if (has_forward(pass)) {
-        if (out_none) os.flush();
-        else a.out.flat(0) = static_cast<A>(reduce_value(r, sums[0], denom));
-      }
-      if (has_backward(pass)) gis.flush();
-      if (want_gt) gts.flush();
+      finish_pass(pass, r, a.out, sums[0], denom, [&] { os.flush(); }, flush_grads);
       return;
     }
   }
@@ -211,12 +211,7 @@ void run_pointwise(const PointwiseConfig& cfg, Pass pass, PointwiseArgs<T, A, G>
     }
     return Sums<1>{acc};
   });
-  if (has_forward(pass)) {
-    if (out_none) os.flush();
-    else a.out.flat(0) = static_cast<A>(reduce_value(r, sums[0], denom));
-  }
-  if (has_backward(pass)) gis.flush();
-  if (want_gt) gts.flush();
+  finish_pass(pass, r, a.out, sums[0], denom, [&] { os.flush(); }, flush_grads);
 }
 
 }  // namespace losskit::detail

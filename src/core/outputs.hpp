@@ -40,6 +40,19 @@ inline double reduce_scale(Reduction r, double g, double denom) {
   return (r == Reduction::Sum || r == Reduction::None) ? g : g / denom;
 }
 
+/// The end of every pass: the forward's per-element losses scattered back (`flush_out`, for
+/// Reduction::None) or the reduced value sum/denom written to the 0-d `out`; then, for a
+/// backward, the staged gradients scattered back (`flush_grads`).
+template <class A, class FlushOut, class FlushGrads>
+void finish_pass(Pass pass, Reduction r, const TensorView<A>& out, double sum, double denom, FlushOut&& flush_out,
+                 FlushGrads&& flush_grads) {
+  if (has_forward(pass)) {
+    if (r == Reduction::None) flush_out();
+    else out.flat(0) = static_cast<A>(reduce_value(r, sum, denom));
+  }
+  if (has_backward(pass)) flush_grads();
+}
+
 }  // namespace losskit::detail
 
 namespace losskit::detail {

@@ -173,11 +173,7 @@ void run_rows(const RowConfig& cfg, Pass pass, RowArgs<T, TT> a, const K& kernel
     }
     return Sums<1>{acc};
   });
-  if (has_forward(pass)) {
-    if (out_none) os.flush();
-    else a.out.flat(0) = static_cast<T>(reduce_value(r, sums[0], denom));
-  }
-  if (has_backward(pass)) gis.flush();
+  finish_pass(pass, r, a.out, sums[0], denom, [&] { os.flush(); }, [&] { gis.flush(); });
 }
 
 }  // namespace losskit::detail

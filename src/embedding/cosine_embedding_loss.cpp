@@ -26,7 +26,7 @@ void run(Pass pass, ConstView<T> x1, ConstView<T> x2, ConstView<T> target, Tenso
   if (x1.ndim() != want_nd || x2.ndim() != want_nd)
     fail(ErrorKind::Shape, kFn, "a ", target.ndim(), "-D target expects ", want_nd, "-D inputs, got input1 of shape ",
          x1.shape().str(), " and input2 of shape ", x2.shape().str());
-  RowArgs<T, 2> a;
+  EmbeddingRows<T, 2> a;
   a.prepare(kFn, pass, o.reduction, {"input1", "input2"}, {x1, x2}, &target, want_nd - 1, out, owned, grad_output,
             {g1, g2}, {"grad_input1", "grad_input2"});
   const double margin = o.margin;

@@ -1,10 +1,53 @@
 // margin_ranking_loss: three same-shaped operands, element-wise (rows of D = 1, embedding/rows.hpp);
 // flat float32 operands run the pointwise SIMD kind MarginRanking.
+// The vector Ops (float32 lanes) below are compiled once per SIMD target (foreach_target) and the
+// best one is picked at run time; the scalar Ops further down serve other dtypes and strides.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "embedding/margin_ranking_loss.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include "kernels/pointwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losskit::kernels {
+namespace HWY_NAMESPACE {
+
+// margin_ranking_loss with input2 as the aux operand p, as the scalar loop of
+// embedding/margin_ranking_loss.cpp, operation for operation (the same bits):
+// h = -y (x - p) + margin, loss = (h < 0 ? 0 : h) (NaN kept, as clamp_min), dx = (h >= 0 ? -y : 0),
+// dp = -dx (the upstream factor is applied by the driver: up (-y) and up y, the scalar values).
+struct MarginRankingV {
+  static constexpr bool kAux = true;
+  float margin;
+  HWY_INLINE VF H(DF d, VF x, VF y, VF p) const { return hn::Add(hn::Mul(hn::Neg(y), hn::Sub(x, p)), hn::Set(d, margin)); }
+  HWY_INLINE VF Loss(DF d, VF x, VF y, VF p) const {
+    const VF h = H(d, x, y, p);
+    return hn::IfThenZeroElse(hn::Lt(h, hn::Zero(d)), h);
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y, VF p) const {
+    return hn::IfThenElseZero(hn::Ge(H(d, x, y, p), hn::Zero(d)), hn::Neg(y));
+  }
+  HWY_INLINE VF Dy(DF d, VF, VF, VF) const { return hn::Set(d, std::numeric_limits<float>::quiet_NaN()); }
+  HWY_INLINE VF Da(DF d, VF x, VF y, VF p) const { return hn::Neg(Dx(d, x, y, p)); }
+};
+
+double MarginRankingBlock(const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return PointwiseBlock(MarginRankingV{p.a}, a, begin, end);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace losskit::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 #include "core/math.hpp"
 #include "core/parallel.hpp"
 #include "embedding/rows.hpp"
-#include "kernels/pointwise.hpp"
 #include "losskit/embedding.hpp"
+
+namespace losskit::kernels {
+LOSSKIT_POINTWISE_KERNEL(MarginRankingBlock, "margin_ranking_loss")
+}  // namespace losskit::kernels
 
 namespace losskit {
 namespace {
@@ -17,7 +60,7 @@ void run(Pass pass, ConstView<T> x1, ConstView<T> x2, ConstView<T> target, Tenso
          ConstView<T> grad_output, TensorView<T> g1, TensorView<T> g2, const MarginRankingLossOptions& o,
          Tensor<T>* owned) {
   using namespace detail;
-  RowArgs<T, 2> a;
+  EmbeddingRows<T, 2> a;
   a.prepare(kFn, pass, o.reduction, {"input1", "input2"}, {x1, x2}, &target, x1.ndim(), out, owned, grad_output,
             {g1, g2}, {"grad_input1", "grad_input2"});
   const T margin = static_cast<T>(o.margin);
@@ -35,7 +78,7 @@ void run(Pass pass, ConstView<T> x1, ConstView<T> x2, ConstView<T> target, Tenso
                                .scale = scale, .aux = a.in[1].data};
       const kernels::PwParams params{.a = margin};
       const auto sums = parallel_sum<1>(a.R, 8192, [&](std::int64_t b, std::int64_t e) {
-        return Sums<1>{kernels::pointwise_block(kernels::PwKind::MarginRanking, params, pa, b, e)};
+        return Sums<1>{kernels::MarginRankingBlock_dispatch(params, pa, b, e)};
       });
       a.finish(pass, o.reduction, out, sums[0]);
       return;
@@ -69,3 +112,4 @@ LOSSKIT_DEFINE_PAIR_TARGET_LOSS(margin_ranking_loss, MarginRankingLossOptions, f
 LOSSKIT_DEFINE_PAIR_TARGET_LOSS(margin_ranking_loss, MarginRankingLossOptions, double)
 
 }  // namespace losskit
+#endif  // HWY_ONCE

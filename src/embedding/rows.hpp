@@ -23,7 +23,7 @@
 namespace losskit::detail {
 
 template <class T, int K>
-struct RowArgs {
+struct EmbeddingRows {
   std::array<Staged<const T>, K> in_st;
   std::array<ND<const T>, K> in{};   ///< the inputs, [R, D]
   Staged<const T> tgt_st;
@@ -110,12 +110,10 @@ struct RowArgs {
 
   /// Writes the reduced value (or scatters the staged per-row losses) and the gradients back.
   void finish(Pass pass, Reduction r, TensorView<T>& out_view, double sum) {
-    if (has_forward(pass)) {
-      if (out_none) out_st.flush();
-      else out_view.flat(0) = static_cast<T>(reduce_value(r, sum, static_cast<double>(loss_shape.numel())));
-    }
-    for (int k = 0; k < K; ++k)
-      if (want[k]) gr_st[k].flush();
+    finish_pass(pass, r, out_view, sum, static_cast<double>(loss_shape.numel()), [&] { out_st.flush(); }, [&] {
+      for (int k = 0; k < K; ++k)
+        if (want[k]) gr_st[k].flush();
+    });
   }
 
   /// The upstream gradient of row i (the scaled scalar for Mean/Sum).

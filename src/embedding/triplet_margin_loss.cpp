@@ -112,7 +112,7 @@ void run_triplet(std::string_view fn, Pass pass, ConstView<T> anchor, ConstView<
     check_data(fn, name, v);
     if (v.ndim() == 0) fail(ErrorKind::Shape, fn, name, " must have at least 1 dim (the embedding), got a 0-d tensor");
   }
-  RowArgs<T, 3> a;
+  EmbeddingRows<T, 3> a;
   a.prepare(fn, pass, reduction, {"anchor", "positive", "negative"}, {anchor, positive, negative}, nullptr,
             anchor.ndim() - 1, out, owned, grad_output, {ga, gp, gn},
             {"grad_anchor", "grad_positive", "grad_negative"});

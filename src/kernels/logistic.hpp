@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+
+#include "kernels/pointwise.hpp"
 
 namespace losskit::kernels {
 
@@ -25,5 +28,9 @@ template <class V>
 inline V coef_mul(V a, V b) {
   return a == V(0) ? V(0) : a * b;
 }
+
+/// bce_with_logits' vector kernel (no pos_weight) on one block of contiguous float32 operands:
+/// binary_cross_entropy.cpp's, also run by multilabel_soft_margin_loss on its rows.
+double bce_with_logits_block(const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end);
 
 }  // namespace losskit::kernels

@@ -1,5 +1,5 @@
-// Per-target SIMD helpers shared by the kernel families (kernels/softmax.cpp,
-// kernels/pointwise.cpp): typed loads/stores of float32, bfloat16 and float16 rows as float32
+// Per-target SIMD helpers shared by the kernel families (the cross-entropy
+// kernels, kernels/pointwise-inl.h): typed loads/stores of float32, bfloat16 and float16 rows as float32
 // vectors, tails through a small stack buffer, and float64 accumulation of float32 vectors.
 //
 // Included once per Highway target from inside HWY_NAMESPACE-aware files (no include guard,
@@ -194,6 +194,14 @@ HWY_INLINE VF ExpNonPos(DF d, VF x) {
   const VF p = hn::MulAdd(q, r, hn::Set(d, 1.0f));
   const VF scale = hn::BitCast(d, hn::ShiftLeft<23>(hn::BitCast(di, t)));
   return hn::IfThenElseZero(hn::Ge(x, hn::Set(d, -87.33f)), hn::Mul(p, scale));
+}
+
+/// exp(t) for any t: Highway's Exp (max 1 ULP; it covers (-inf, 104]) with exp(+inf) = +inf above
+/// 88.72 and NaN kept.
+HWY_INLINE VF ExpFull(DF d, VF t) {
+  const VF e = hn::Exp(d, hn::Min(t, hn::Set(d, 88.8f)));
+  const VF big = hn::IfThenElse(hn::Gt(t, hn::Set(d, 88.72f)), hn::Set(d, std::numeric_limits<float>::infinity()), e);
+  return hn::IfThenElse(hn::IsNaN(t), t, big);
 }
 
 // ---- log without division ----

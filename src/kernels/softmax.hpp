@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/stream.hpp"
 #include "losskit/dtype.hpp"
 
 namespace losskit::kernels {
@@ -99,9 +100,6 @@ struct CeIdsRows {
   /// saves reading each line before writing it). Ignored when g == x (in-place).
   bool stream = false;
 };
-
-/// Gradients at least this large (bytes) are written with non-temporal stores.
-inline constexpr std::int64_t kStreamBytes = std::int64_t{32} << 20;
 
 /// Rows [begin, end): writes gradients/per-row losses and adds the row losses (ignored rows
 /// count 0) of each block of bs rows, in row order, into block_sums[k * stride] for the k-th

@@ -1,5 +1,62 @@
 // soft_margin_loss (pointwise, core/elementwise.hpp) and multilabel_soft_margin_loss (one loss
 // per row of the last dim, core/rowwise.hpp). Both computed with a stable softplus.
+// The vector Ops (float32 lanes) below are compiled once per SIMD target (foreach_target) and the
+// best one is picked at run time; the scalar Ops further down serve other dtypes and strides.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "margin/soft_margin.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include "kernels/pointwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losskit::kernels {
+namespace HWY_NAMESPACE {
+
+// soft_margin_loss, as the scalar SoftMarginOp (margin/soft_margin.cpp), one form for every lane:
+//   z = (y == 0 ? 0 : -y x),  loss = sp(z) = max(z, 0) + log1p(e),  e = exp(-|z|),
+//   s = sigmoid(z) = (z >= 0 ? 1 : e) / (1 + e),  dx = (y == 0 ? 0 : -y s),  dy = (x == 0 ? 0 : -x s).
+// ExpNonPos gives e = 0 at z = +-inf (so sp and s take their limits exactly) and flushes e below
+// 2^-126 (sp(z) is then 0 where the scalar form keeps a subnormal); a NaN z gives NaN value and s.
+// Accuracy as the bce_with_logits short form (ExpNonPos, Log1pUnit, RecipUnit: a few ULP).
+struct SoftMarginV {
+  static HWY_INLINE VF Z(DF d, VF x, VF y) { return hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(hn::Neg(y), x)); }
+  static HWY_INLINE VF E(DF d, VF z) { return ExpNonPos(d, hn::Neg(hn::Abs(z))); }
+  static HWY_INLINE VF Sig(DF d, VF z, VF e) {
+    const VF one = hn::Set(d, 1.0f);
+    const VF s = hn::Mul(hn::IfThenElse(hn::Ge(z, hn::Zero(d)), one, e), RecipUnit(d, hn::Add(one, e)));
+    return hn::IfThenElse(hn::IsNaN(z), z, s);
+  }
+  static HWY_INLINE VF Sp(DF d, VF z, VF e) {
+    return hn::IfThenElse(hn::IsNaN(z), z, hn::Add(hn::Max(z, hn::Zero(d)), Log1pUnit(d, e)));
+  }
+  HWY_INLINE void LossDx(DF d, VF x, VF y, VF& l, VF& g) const {
+    const VF z = Z(d, x, y), e = E(d, z);
+    l = Sp(d, z, e);
+    g = hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(hn::Neg(y), Sig(d, z, e)));
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y) const {
+    const VF z = Z(d, x, y);
+    return Sp(d, z, E(d, z));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y) const {
+    const VF z = Z(d, x, y);
+    return hn::IfThenZeroElse(hn::Eq(y, hn::Zero(d)), hn::Mul(hn::Neg(y), Sig(d, z, E(d, z))));
+  }
+  HWY_INLINE VF Dy(DF d, VF x, VF y) const {
+    const VF z = Z(d, x, y);
+    return hn::IfThenZeroElse(hn::Eq(x, hn::Zero(d)), hn::Mul(hn::Neg(x), Sig(d, z, E(d, z))));
+  }
+};
+
+double SoftMarginBlock(const PwParams&, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return PointwiseBlock(SoftMarginV{}, a, begin, end);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace losskit::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 #include <cmath>
 #include <type_traits>
 
@@ -7,8 +64,11 @@
 #include "core/elementwise.hpp"
 #include "core/rowwise.hpp"
 #include "kernels/logistic.hpp"
-#include "kernels/pointwise.hpp"
 #include "losskit/margin.hpp"
+
+namespace losskit::kernels {
+LOSSKIT_POINTWISE_KERNEL(SoftMarginBlock, "soft_margin_loss")
+}  // namespace losskit::kernels
 
 namespace losskit {
 namespace {
@@ -17,7 +77,7 @@ using detail::Pass;
 
 /// log(1 + exp(-y x)); a label of 0 gives log 2 and no gradient, also at infinite x.
 struct SoftMarginOp {
-  static constexpr kernels::PwKind kSimd = kernels::PwKind::SoftMargin;  // contiguous float32
+  static constexpr kernels::PwBlockFn kSimd = &kernels::SoftMarginBlock_dispatch;  // contiguous float32
   template <class V>
   static V z(V x, V y) { return y == V(0) ? V(0) : -y * x; }
   template <class V>
@@ -48,7 +108,7 @@ struct MultilabelSoftMarginKernel {
       if (r.sx == 1 && r.st == 1 && (!r.w || r.sw == 1) && (!g || sg == 1)) {
         kernels::PwArgs pa{.x = r.x, .y = r.t, .w = r.w, .forward = true, .gi = g,
                            .scale = static_cast<float>(gs * invC)};
-        return kernels::pointwise_block(kernels::PwKind::BCELogits, {}, pa, 0, r.C) * invC;
+        return kernels::bce_with_logits_block({}, pa, 0, r.C) * invC;
       }
     }
     double s = 0;
@@ -91,3 +151,4 @@ LOSSKIT_DEFINE_LOSS(multilabel_soft_margin_loss, double, double, MultilabelSoftM
                     run_multilabel_soft_margin)
 
 }  // namespace losskit
+#endif  // HWY_ONCE

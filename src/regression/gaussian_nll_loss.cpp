@@ -1,5 +1,51 @@
 // gaussian_nll_loss: validate -> rows [R, L] (L = the input's last dim) -> kernel -> reduce.
 // The variance is either per element or one per row (broadcast along the last dim).
+// The vector Ops (float32 lanes) below are compiled once per SIMD target (foreach_target) and the
+// best one is picked at run time; the scalar Ops further down serve other dtypes and strides.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "regression/gaussian_nll_loss.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include "kernels/pointwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losskit::kernels {
+namespace HWY_NAMESPACE {
+
+// gaussian_nll_loss with a per-element variance (the aux operand), as the scalar loop of
+// regression/gaussian_nll_loss.cpp: v = (p < eps ? eps : p) (NaN kept), d = x - y,
+//   loss = 0.5 (log v + d d / v) + c,  dx = d / v,  dy = -dx,  dv = 0.5 (1 / v - d d / (v v)),
+// the same float32 operations except log (LogPos, under 1 ULP) and the upstream factor, which
+// the driver applies after the division (one rounding more than the scalar (up d) / v).
+struct GaussianNLLV {
+  static constexpr bool kAux = true;
+  float eps, c;
+  HWY_INLINE VF V(DF d, VF p) const {
+    const VF e = hn::Set(d, eps);
+    return hn::IfThenElse(hn::Lt(p, e), e, p);
+  }
+  HWY_INLINE VF Loss(DF d, VF x, VF y, VF p) const {
+    const VF v = V(d, p), df = hn::Sub(x, y);
+    return hn::MulAdd(hn::Set(d, 0.5f), hn::Add(LogPos(d, v), hn::Div(hn::Mul(df, df), v)), hn::Set(d, c));
+  }
+  HWY_INLINE VF Dx(DF d, VF x, VF y, VF p) const { return hn::Div(hn::Sub(x, y), V(d, p)); }
+  HWY_INLINE VF Dy(DF d, VF x, VF y, VF p) const { return hn::Neg(Dx(d, x, y, p)); }
+  HWY_INLINE VF Da(DF d, VF x, VF y, VF p) const {
+    const VF v = V(d, p), df = hn::Sub(x, y);
+    const VF one = hn::Set(d, 1.0f);
+    return hn::Mul(hn::Set(d, 0.5f), hn::Sub(hn::Div(one, v), hn::Div(hn::Mul(df, df), hn::Mul(v, v))));
+  }
+};
+
+double GaussianNLLBlock(const PwParams& p, const PwArgs& a, std::int64_t begin, std::int64_t end) {
+  return PointwiseBlock(GaussianNLLV{p.a, p.b}, a, begin, end);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace losskit::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -11,26 +57,17 @@
 #include "core/layout.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
-#include "kernels/pointwise.hpp"
 #include "losskit/regression.hpp"
+
+namespace losskit::kernels {
+LOSSKIT_POINTWISE_KERNEL(GaussianNLLBlock, "gaussian_nll_loss")
+}  // namespace losskit::kernels
 
 namespace losskit {
 namespace {
 
 using detail::Pass;
 constexpr std::string_view kFn = "gaussian_nll_loss";
-
-/// Unravels flat position `pos` of `shape` as "i, j, k".
-std::string index_str(const Shape& shape, std::int64_t pos) {
-  std::int64_t sub[kMaxDims] = {};
-  for (int k = shape.ndim() - 1; k >= 0; --k) {
-    sub[k] = pos % shape[k];
-    pos /= shape[k];
-  }
-  std::string s;
-  for (int k = 0; k < shape.ndim(); ++k) s += (k ? ", " : "") + std::to_string(sub[k]);
-  return s;
-}
 
 template <class T>
 void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, TensorView<T> out,
@@ -104,7 +141,7 @@ void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, T
     if (bad >= 0) {
       const T v = per_row ? Vr.at(bad, 0) : Vr.at(bad / L, bad % L);
       // Position in var's own shape: per-row var has one entry per row.
-      fail(ErrorKind::Value, kFn, "var[", index_str(var.shape(), bad), "] = ", v,
+      fail(ErrorKind::Value, kFn, "var[", detail::position_of(var.shape(), bad), "] = ", v,
            " is negative; variances must be >= 0");
     }
   }
@@ -144,7 +181,7 @@ void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, T
     const kernels::PwParams params{.a = eps, .b = c};
     if (simd && !per_row) {
       total = parallel_sum<1>(R * L, 8192, [&](std::int64_t b, std::int64_t e) {
-        return Sums<1>{kernels::pointwise_block(kernels::PwKind::GaussianNLL, params, pa, b, e)};
+        return Sums<1>{kernels::GaussianNLLBlock_dispatch(params, pa, b, e)};
       })[0];
     } else if (simd) {
       total = parallel_sum<1>(R, std::max<std::int64_t>(1, 8192 / L), [&](std::int64_t b, std::int64_t e) {
@@ -158,7 +195,7 @@ void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, T
           kernels::PwArgs row = pa;
           row.x = at(pa.x), row.y = at(pa.y), row.out = at(pa.out), row.gi = at(pa.gi), row.gt = at(pa.gt);
           row.gvec = at(pa.gvec), row.aux = vrow.data(), row.ga = want_gv ? garow.data() : nullptr;
-          acc += kernels::pointwise_block(kernels::PwKind::GaussianNLL, params, row, 0, L);
+          acc += kernels::GaussianNLLBlock_dispatch(params, row, 0, L);
           if (want_gv) {
             double sv = 0;
             for (const float gv : garow) sv += static_cast<double>(gv);
@@ -201,13 +238,11 @@ void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, T
       return Sums<1>{acc};
     })[0];
   }
-  if (has_forward(pass)) {
-    if (out_none) os.flush();
-    else out.flat(0) = static_cast<T>(reduce_value(r, total, n));
-  }
-  if (has_backward(pass)) gis.flush();
-  if (want_gt) gts.flush();
-  if (want_gv) gvs.flush();
+  finish_pass(pass, r, out, total, n, [&] { os.flush(); }, [&] {
+    gis.flush();
+    if (want_gt) gts.flush();
+    if (want_gv) gvs.flush();
+  });
 }
 
 }  // namespace
@@ -239,3 +274,4 @@ LOSSKIT_GAUSSIAN_NLL_API(float)
 LOSSKIT_GAUSSIAN_NLL_API(double)
 
 }  // namespace losskit
+#endif  // HWY_ONCE

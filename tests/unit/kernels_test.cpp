@@ -312,17 +312,18 @@ TEST(KernelsPointwise, KLDivMatchesScalarOnEveryTargetAndSize) {
       if (n > 3) p[3] = -0.5f;  // negative probability: NaN
       if (n > 5) x[5] = -kInf;
       for (bool log_target : {false, true}) {
-        const auto kind = log_target ? k::PwKind::KLDivLogTarget : k::PwKind::KLDiv;
+        const k::PwBlockFn block = k::pointwise_kernel(log_target ? "kl_div_log_target" : "kl_div");
+        ASSERT_NE(block, nullptr);
         std::vector<float> out(static_cast<std::size_t>(n)), gi(out.size()), gt(out.size());
         k::PwArgs a{.x = x.data(), .y = p.data(), .w = w.data(), .out = out.data(), .forward = true, .gi = gi.data(),
                     .gt = gt.data(), .scale = 0.5f};
-        k::pointwise_block(kind, {}, a, 0, n);
+        block({}, a, 0, n);
         std::vector<float> out_s(out.size()), gi_s(out.size()), gt_s(out.size());
         k::PwArgs as = a;  // the same with non-temporal stores from an odd offset
         as.out = out_s.data(), as.gi = gi_s.data(), as.gt = gt_s.data(), as.stream = true;
-        k::pointwise_block(kind, {}, as, 0, n);
+        block({}, as, 0, n);
         as.x += 1, as.y += 1, as.w += 1, as.out += 1, as.gi += 1, as.gt += 1;
-        if (n > 1) k::pointwise_block(kind, {}, as, 0, n - 1);
+        if (n > 1) block({}, as, 0, n - 1);
         for (std::size_t i = 0; i < out.size(); ++i) {
           EXPECT_TRUE(std::bit_cast<std::uint32_t>(out[i]) == std::bit_cast<std::uint32_t>(out_s[i]) &&
                       std::bit_cast<std::uint32_t>(gi[i]) == std::bit_cast<std::uint32_t>(gi_s[i]) &&
@@ -331,7 +332,7 @@ TEST(KernelsPointwise, KLDivMatchesScalarOnEveryTargetAndSize) {
         }
         a.out = nullptr;
         a.gi = a.gt = nullptr;
-        const double sum = k::pointwise_block(kind, {}, a, 0, n);
+        const double sum = block({}, a, 0, n);
         double ref_sum = 0;
         for (std::int64_t i = 0; i < n; ++i) {
           const double xi = x[static_cast<std::size_t>(i)], pi = p[static_cast<std::size_t>(i)];

@@ -1,4 +1,4 @@
-// The SIMD kinds of the pointwise driver (mse, l1, huber, smooth_l1, bce_with_logits,
+// The vector kernels of the pointwise losses (mse, l1, huber, smooth_l1, bce_with_logits,
 // soft_margin, poisson_nll, log_cosh, msle, mape, quantile, sigmoid_focal) against the losses'
 // scalar Ops, on every instruction set compiled into the library that this CPU supports: a
 // contiguous float32 call takes the Highway sweep, the same call on stride-2 views takes the
@@ -16,6 +16,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <hwy/targets.h>
@@ -35,6 +36,13 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 using lktest::for_each_target;
+
+// A loss's registered vector kernel (kernels/pointwise.hpp), failing the test when there is none.
+k::PwBlockFn kernel(std::string_view name) {
+  const k::PwBlockFn f = k::pointwise_kernel(name);
+  EXPECT_NE(f, nullptr) << "no pointwise kernel registered as " << name;
+  return f;
+}
 
 std::vector<float> randn(std::size_t n, std::uint32_t seed, float sd) {
   std::mt19937 rng(seed);
@@ -364,7 +372,7 @@ TEST(PointwiseSimd, BCELogitsLimitsAtInfinity) {
     std::vector<float> out(n), gi(n), gt(n);
     const k::PwArgs a{.x = x.data(), .y = y.data(), .out = out.data(), .forward = true, .gi = gi.data(),
                       .gt = gt.data(), .scale = 1.0f};
-    k::pointwise_block(k::PwKind::BCELogits, {}, a, 0, static_cast<std::int64_t>(n));
+    kernel("binary_cross_entropy_with_logits")({}, a, 0, static_cast<std::int64_t>(n));
     const std::vector<float> l_ref = {0.0f, 0.0f, kInf, kInf, kInf, kInf, std::log(2.0f), 9.357623e-14f,
                                       9.357623e-14f, kNaN};
     const std::vector<float> dx_ref = {0.0f, 0.0f, 1.0f, -1.0f, 0.75f, -0.25f, 0.0f, 0.0f, 0.0f, kNaN};
@@ -388,18 +396,19 @@ TEST(PointwiseSimd, BCELogitsLimitsAtInfinity) {
 // float32 rounding of the per-element values' sum, and, lane by lane, values that do not depend
 // on a neighbouring NaN or inf.
 TEST(PointwiseSimd, FusedPlainSweepMatchesGeneralSweep) {
-  const k::PwKind kinds[] = {k::PwKind::BCELogits,      k::PwKind::MSE,        k::PwKind::L1,
-                             k::PwKind::Huber,          k::PwKind::KLDiv,      k::PwKind::KLDivLogTarget,
-                             k::PwKind::SoftMargin,     k::PwKind::PoissonLog, k::PwKind::LogCosh,
-                             k::PwKind::MSLE,           k::PwKind::MAPE,       k::PwKind::SigmoidFocal,
-                             k::PwKind::Pinball};  // MarginRanking: MarginRankingMatchesScalar (aux kind)
+  const char* kinds[] = {"binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "kl_div",
+                         "kl_div_log_target", "soft_margin_loss", "poisson_nll_loss_log_input", "log_cosh_loss",
+                         "msle_loss", "mape_loss", "sigmoid_focal_loss",
+                         "quantile_loss"};  // margin_ranking_loss: MarginRankingMatchesScalar (aux kernel)
   for_each_target([&] {
-    for (const k::PwKind kind : kinds) {
-      SCOPED_TRACE("kind " + std::to_string(static_cast<int>(kind)));
+    for (const std::string kind : kinds) {
+      SCOPED_TRACE("kernel " + kind);
+      const k::PwBlockFn block = kernel(kind);
+      ASSERT_NE(block, nullptr);
       for (const std::size_t n : {1, 15, 16, 17, 63, 64, 65, 200, 1000, 4099}) {
         SCOPED_TRACE("n = " + std::to_string(n));
         std::vector<float> x = randn(n, static_cast<std::uint32_t>(n), 4.0f), y = randn(n, 7, 1.0f);
-        for (auto& v : y) v = kind == k::PwKind::KLDivLogTarget ? -std::abs(v) : std::abs(v) / (1.0f + std::abs(v));
+        for (auto& v : y) v = kind == "kl_div_log_target" ? -std::abs(v) : std::abs(v) / (1.0f + std::abs(v));
         const k::PwParams params{0.7f, 0, 0};
         for (const bool specials : {false, true}) {
           std::vector<float> xs = x, ys = y;
@@ -408,10 +417,10 @@ TEST(PointwiseSimd, FusedPlainSweepMatchesGeneralSweep) {
           }
           std::vector<float> g1(n), g2(n), out(n);
           const k::PwArgs fused{.x = xs.data(), .y = ys.data(), .forward = true, .gi = g1.data(), .scale = 0.5f};
-          const double s = k::pointwise_block(kind, params, fused, 0, static_cast<std::int64_t>(n));
+          const double s = block(params, fused, 0, static_cast<std::int64_t>(n));
           const k::PwArgs general{.x = xs.data(), .y = ys.data(), .out = out.data(), .forward = true, .gi = g2.data(),
                                   .scale = 0.5f};
-          k::pointwise_block(kind, params, general, 0, static_cast<std::int64_t>(n));
+          block(params, general, 0, static_cast<std::int64_t>(n));
           double ref = 0, mag = 0;
           for (std::size_t i = 0; i < n; ++i) {
             ASSERT_TRUE(same_bits(g1[i], g2[i])) << i << ": " << g1[i] << " vs " << g2[i];
@@ -424,7 +433,7 @@ TEST(PointwiseSimd, FusedPlainSweepMatchesGeneralSweep) {
           for (std::size_t i = 0; i < n; i += (n > 300 ? 7 : 1)) {
             float o1 = 0, gi1 = 0;
             const k::PwArgs one{.x = &xs[i], .y = &ys[i], .out = &o1, .forward = true, .gi = &gi1, .scale = 0.5f};
-            k::pointwise_block(kind, params, one, 0, 1);
+            block(params, one, 0, 1);
             ASSERT_TRUE(same_bits(o1, out[i])) << i << ": " << o1 << " vs " << out[i];
             ASSERT_TRUE(same_bits(gi1, g2[i])) << i;
           }
@@ -537,7 +546,7 @@ TEST(PointwiseSimd, BCEProbabilitiesMatchesScalar) {
         if (!weighted) {  // the contiguous call is the SIMD kind
           std::vector<float> direct(un);
           const k::PwArgs pa{.x = x.data(), .y = y.data(), .out = direct.data(), .forward = true};
-          k::pointwise_block(k::PwKind::BCE, {}, pa, 0, n);
+          kernel("binary_cross_entropy")({}, pa, 0, n);
           for (std::size_t i = 0; i < un; ++i) ASSERT_TRUE(same_bits(direct[i], o1[i])) << i;
         }
         for (std::size_t i = 0; i < un; ++i) {
