@@ -1,5 +1,5 @@
 // losskit/margin.hpp: margin and hinge losses over scores (PyTorch's soft / multi-margin losses
-// and the Keras hinges).
+// the Keras hinges and optax's multi-class perceptron loss).
 //
 // Same four calls per loss, for float and double, as every loss (see classification.hpp):
 // forward into a buffer, forward returning a Tensor, backward with the upstream gradient, and
@@ -198,5 +198,39 @@ void categorical_hinge_loss_forward_backward(ConstView<float> input, ConstView<f
     TensorView<float> grad_input, const HingeOptions& opts = {});
 void categorical_hinge_loss_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
     TensorView<double> grad_input, const HingeOptions& opts = {});
+
+// ---------------------------------------------------------------------------------------------
+// multiclass_perceptron_loss: optax's multi-class perceptron loss
+// (optax.losses.multiclass_perceptron_loss(scores, labels)).
+//
+//   input: scores (any rank >= 1, the class dim is the last). target: int64 class ids, the
+//   input's shape without its last dim, each in [0, C) (optax's one_hot gives a zero row for an
+//   id out of range; losskit rejects it).
+//   l = max_c x_c - x_y;  d l / d x_c = [x_c == max] / (number of entries equal to the max)
+//   - [c == y]  (JAX's gradient of jnp.max: ties share it evenly). A NaN score makes the row's
+//   loss and its whole gradient NaN (as JAX: no entry equals a NaN max).
+//   optax returns the per-row losses (Reduction::None); Mean averages the rows, Sum adds them.
+// Reference: optax/losses/_classification.py (multiclass_perceptron_loss).
+// ---------------------------------------------------------------------------------------------
+struct MulticlassPerceptronOptions {
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+};
+
+void multiclass_perceptron_loss(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out,
+    const MulticlassPerceptronOptions& opts = {});
+void multiclass_perceptron_loss(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
+    const MulticlassPerceptronOptions& opts = {});
+Tensor<float> multiclass_perceptron_loss(ConstView<float> input, ConstView<std::int64_t> target,
+    const MulticlassPerceptronOptions& opts = {});
+Tensor<double> multiclass_perceptron_loss(ConstView<double> input, ConstView<std::int64_t> target,
+    const MulticlassPerceptronOptions& opts = {});
+void multiclass_perceptron_loss_backward(ConstView<float> grad_output, ConstView<float> input,
+    ConstView<std::int64_t> target, TensorView<float> grad_input, const MulticlassPerceptronOptions& opts = {});
+void multiclass_perceptron_loss_backward(ConstView<double> grad_output, ConstView<double> input,
+    ConstView<std::int64_t> target, TensorView<double> grad_input, const MulticlassPerceptronOptions& opts = {});
+void multiclass_perceptron_loss_forward_backward(ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> out, TensorView<float> grad_input, const MulticlassPerceptronOptions& opts = {});
+void multiclass_perceptron_loss_forward_backward(ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> out, TensorView<double> grad_input, const MulticlassPerceptronOptions& opts = {});
 
 }  // namespace losskit

@@ -100,6 +100,16 @@ struct LogCoshLossOptions {
 };
 
 // ---------------------------------------------------------------------------------------------
+// l2_loss: half the squared error (optax.losses.l2_loss(predictions, targets)).
+//   l = 0.5 (x - y)^2;  dl/dx = x - y,  dl/dy = y - x.
+//   optax returns the element-wise losses (Reduction::None); Mean is their plain mean, Sum their
+//   sum (optax's l2_loss(...).sum()). Reference: optax/losses/_regression.py.
+// ---------------------------------------------------------------------------------------------
+struct L2LossOptions {
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+};
+
+// ---------------------------------------------------------------------------------------------
 // quantile_loss: pinball loss at quantile tau (TensorFlow Addons tfa.losses.pinball_loss,
 // Keras-style: y_true = target, y_pred = input).
 //   e = y - x;  l = tau e if e >= 0 else (tau - 1) e   (== max(tau e, (tau - 1) e))
@@ -146,6 +156,8 @@ LOSSKIT_DECLARE_PAIR_LOSS(poisson_nll_loss, PoissonNLLLossOptions, float)
 LOSSKIT_DECLARE_PAIR_LOSS(poisson_nll_loss, PoissonNLLLossOptions, double)
 LOSSKIT_DECLARE_PAIR_LOSS(log_cosh_loss, LogCoshLossOptions, float)
 LOSSKIT_DECLARE_PAIR_LOSS(log_cosh_loss, LogCoshLossOptions, double)
+LOSSKIT_DECLARE_PAIR_LOSS(l2_loss, L2LossOptions, float)
+LOSSKIT_DECLARE_PAIR_LOSS(l2_loss, L2LossOptions, double)
 LOSSKIT_DECLARE_PAIR_LOSS(quantile_loss, QuantileLossOptions, float)
 LOSSKIT_DECLARE_PAIR_LOSS(quantile_loss, QuantileLossOptions, double)
 LOSSKIT_DECLARE_PAIR_LOSS(msle_loss, MSLELossOptions, float)

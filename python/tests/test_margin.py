@@ -118,6 +118,35 @@ def test_keras_hinges(shape, reduction, labels, dtype, layout):
                  grad_of=[0], layout=layout)
 
 
+def optax_multiclass_perceptron(input, target, reduction="mean"):
+    # optax: max(scores, -1) - sum(scores * one_hot(labels), -1); torch's amax shares its gradient
+    # among ties as jnp.max does.
+    return _reduce(input.amax(-1) - input.gather(-1, target.unsqueeze(-1)).squeeze(-1), reduction)
+
+
+@pytest.mark.parametrize("shape", [(5,), (6, 4), (3, 4, 5), (2, 37)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multiclass_perceptron(shape, reduction, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, "perceptron"))
+    x = torch.randn(shape, generator=gen, dtype=dtype)
+    y = torch.randint(0, shape[-1], shape[:-1], generator=gen)
+    kw = dict(reduction=reduction)
+    check_parity(LT.multiclass_perceptron_loss, optax_multiclass_perceptron, [x, y], kw, grad_of=[0], layout=layout)
+    # Ties for the max share its gradient; a NaN makes its row NaN; -inf rows and +inf scores.
+    xt = torch.round(x * 0.6)
+    xt.view(-1, shape[-1])[0, 0] = math.nan
+    xt.view(-1, shape[-1])[-1, :] = -math.inf
+    if xt.view(-1, shape[-1]).shape[0] > 2:
+        xt.view(-1, shape[-1])[1, 0] = math.inf
+    check_parity(LT.multiclass_perceptron_loss, optax_multiclass_perceptron, [xt, y], kw, grad_of=[0])
+
+
+def test_multiclass_perceptron_bad_ids():
+    x = torch.randn(3, 4)
+    with pytest.raises(IndexError, match=r"multiclass_perceptron_loss: target\[1\] = 4 is outside \[0, 4\)"):
+        LT.multiclass_perceptron_loss(x, torch.tensor([0, 4, 1]))
+
+
 @pytest.mark.parametrize("C", [4, 37])
 def test_keras_hinges_keep_nan(C, dtype):
     """maximum(NaN, 0) is NaN in Keras (every backend): the row's loss is NaN, its gradient 0."""

@@ -94,6 +94,10 @@ def log_cosh_ref(input, target, reduction="mean"):
     return _reduce(torch.logaddexp(e, -e) - math.log(2.0), reduction)
 
 
+def l2_ref(input, target, reduction="mean"):
+    return _reduce(0.5 * (input - target) ** 2, reduction)  # optax.losses.l2_loss
+
+
 def pinball_ref(input, target, tau=0.5, reduction="mean"):
     d = target - input  # tfa.losses.pinball_loss(y_true=target, y_pred=input, tau)
     return _reduce(torch.maximum(tau * d, (tau - 1) * d), reduction)
@@ -117,6 +121,9 @@ def test_beyond_torch(reduction, dtype, layout):
     gen = torch.Generator().manual_seed(seed_of(reduction, "beyond"))
     x, y = randn((4, 6), gen, dtype, 2.0), randn((4, 6), gen, dtype)
     check_parity(LT.log_cosh_loss, log_cosh_ref, [x, y], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
+    check_parity(LT.l2_loss, l2_ref, [x, y], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
+    xl, yl = randn((3, 37), gen, dtype, 2.0), randn((3, 37), gen, dtype)  # the float32 vector kernel, with tails
+    check_parity(LT.l2_loss, l2_ref, [xl, yl], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
     for tau in (0.1, 0.5, 0.9):
         check_parity(LT.quantile_loss, pinball_ref, [x, y], dict(tau=tau, reduction=reduction), grad_of=[0, 1],
                      layout=layout)
@@ -140,6 +147,7 @@ def test_nan_as_reference(n, dtype):
         check_parity(LT.msle_loss, msle_ref, [x, y], kw, grad_of=[0, 1])
         check_parity(LT.mape_loss, mape_ref, [x, y], kw, grad_of=[0, 1])
         check_parity(LT.log_cosh_loss, log_cosh_ref, [x, y], kw, grad_of=[0, 1])
+        check_parity(LT.l2_loss, l2_ref, [x, y], kw, grad_of=[0, 1])
         # quantile_loss: the value only (TF's maximum, the reference's, sends a NaN's gradient
         # to its second operand; torch.maximum to both).
         torch.testing.assert_close(LT.quantile_loss(x, y, tau=0.3, **kw), pinball_ref(x, y, tau=0.3, **kw),
@@ -160,7 +168,7 @@ def test_numpy_matches_torch(rng):
     tx, ty = torch.from_numpy(x).requires_grad_(), torch.from_numpy(y).requires_grad_()
     for name, kw in [("mse_loss", dict(weight=w)), ("l1_loss", {}), ("huber_loss", dict(delta=0.5, weight=w)),
                      ("smooth_l1_loss", dict(beta=0.3)), ("poisson_nll_loss", dict(full=True)),
-                     ("log_cosh_loss", {}), ("quantile_loss", dict(tau=0.2)), ("mape_loss", {})]:
+                     ("log_cosh_loss", {}), ("l2_loss", {}), ("quantile_loss", dict(tau=0.2)), ("mape_loss", {})]:
         tkw = {k: torch.from_numpy(a) if isinstance(a, np.ndarray) else a for k, a in kw.items()}
         value, gx, gy = getattr(LN, name + "_with_grad")(x, y, reduction="sum", **kw)
         ref = getattr(LT, name)(tx, ty, reduction="sum", **tkw)

@@ -232,3 +232,74 @@ TEST(ClassificationExtraThreads, ResultsIndependentOfThreadCount) {
     ASSERT_EQ(a[i], c[i]) << i;
   }
 }
+
+// ------------------------------------------------------------------- multiclass perceptron -----
+// optax.losses.multiclass_perceptron_loss: max_c x_c - x_y, JAX's max gradient (ties share it).
+TEST(MulticlassPerceptronLoss, GradientsEveryReduction) {
+  Rng rng(21);
+  const auto x = rng.normal(2 * 3 * 5, 0, 2);  // (2, 3) rows of 5 classes, no ties
+  const std::vector<std::int64_t> y = {0, 4, 2, 1, 3, 3};
+  const ConstView<std::int64_t> yv(y.data(), {2, 3});
+  auto opts = [](Reduction r) { return MulticlassPerceptronOptions{.reduction = r}; };
+  lktest::check_loss_calls(Shape{2, 3, 5}, x, Shape{2, 3}, LKTEST_CALLS(multiclass_perceptron_loss, yv, opts));
+}
+
+TEST(MulticlassPerceptronLoss, OptaxValuesTiesAndExtremes) {
+  // Rows: the label is the max (loss 0, gradient 0); the label below the max; a tie for the max
+  // (the gradient split evenly, as jnp.max's VJP); +inf max; a NaN; every entry -inf.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> x = {3, 1, 2,  1, 5, 2,  4, 4, 1,  kInf, 0, 1,  0, nan, 1,  -kInf, -kInf, -kInf};
+  const std::vector<std::int64_t> y = {0, 2, 2, 1, 0, 1};
+  std::vector<double> l(6), g(18);
+  multiclass_perceptron_loss_forward_backward(ConstView<double>(x.data(), {6, 3}), ConstView<std::int64_t>(y.data(), {6}),
+                                              TensorView<double>(l.data(), {6}), TensorView<double>(g.data(), {6, 3}),
+                                              {.reduction = Reduction::None});
+  EXPECT_EQ(l[0], 0);
+  EXPECT_EQ(l[1], 3);
+  EXPECT_EQ(l[2], 3);
+  EXPECT_EQ(l[3], kInf);
+  EXPECT_TRUE(std::isnan(l[4]));
+  EXPECT_TRUE(std::isnan(l[5]));  // -inf - (-inf), as optax
+  const std::vector<double> gref = {0, 0, 0,  0, 1, -1,  0.5, 0.5, -1,  1, -1, 0,  nan, nan, nan,
+                                    1.0 / 3, -2.0 / 3, 1.0 / 3};
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(gref[i])) EXPECT_TRUE(std::isnan(g[i])) << i;
+    else EXPECT_DOUBLE_EQ(g[i], gref[i]) << i;
+  }
+  // Mean over rows, float32 alike; an empty batch gives NaN (Mean) and 0 (Sum).
+  const float xf[] = {3, 1, 2, 1, 5, 2};
+  const std::int64_t yf[] = {0, 2};
+  EXPECT_FLOAT_EQ(multiclass_perceptron_loss(ConstView<float>(xf, {2, 3}), ConstView<std::int64_t>(yf, {2})).item(), 1.5f);
+  std::vector<double> none;
+  std::vector<std::int64_t> noid;
+  EXPECT_TRUE(std::isnan(
+      multiclass_perceptron_loss(ConstView<double>(none.data(), {0, 3}), ConstView<std::int64_t>(noid.data(), {0})).item()));
+  EXPECT_EQ(multiclass_perceptron_loss(ConstView<double>(none.data(), {0, 3}), ConstView<std::int64_t>(noid.data(), {0}),
+                                       {.reduction = Reduction::Sum})
+                .item(),
+            0.0);
+}
+
+TEST(MulticlassPerceptronLoss, BadInputs) {
+  std::vector<double> x(6, 0.5), out(2), gi(6);
+  std::vector<std::int64_t> t = {1, 3};
+  const ConstView<double> xv(x.data(), {2, 3});
+  const ConstView<std::int64_t> tv(t.data(), {2});
+  TensorView<double> o1(out.data(), {1}), g(gi.data(), {2, 3});
+  EXPECT_TRUE(expect_error_untouched<double>([&] { multiclass_perceptron_loss_forward_backward(xv, tv, o1, g); },
+                                             ErrorKind::Index, "multiclass_perceptron_loss: target[1] = 3 is outside [0, 3)",
+                                             {&out, &gi}, -7.0));
+  t[1] = -1;
+  EXPECT_TRUE(expect_error_untouched<double>([&] { multiclass_perceptron_loss(xv, tv, o1); }, ErrorKind::Index,
+                                             "target[1] = -1 is outside [0, 3)", {&out}, -7.0));
+  t[1] = 0;
+  EXPECT_TRUE(expect_error_untouched<double>(
+      [&] { multiclass_perceptron_loss(xv, ConstView<std::int64_t>(t.data(), {2, 1}), o1); }, ErrorKind::Shape,
+      "expected target of shape [2]", {&out}, -7.0));
+  EXPECT_TRUE(expect_error_untouched<double>(
+      [&] { multiclass_perceptron_loss(xv, tv, TensorView<double>(out.data(), {1}), {.reduction = Reduction::None}); },
+      ErrorKind::Shape, "out has shape [1], expected [2]", {&out}, -7.0));
+  EXPECT_TRUE(expect_error_untouched<double>(
+      [&] { multiclass_perceptron_loss(xv, tv, o1, {.reduction = Reduction::BatchMean}); }, ErrorKind::Value,
+      "batchmean", {&out}, -7.0));
+}

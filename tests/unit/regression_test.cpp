@@ -258,6 +258,64 @@ TEST(LogCoshLoss, OptaxFormulaAndOverflow) {
   EXPECT_FLOAT_EQ(of.item(), 500.f - static_cast<float>(std::numbers::ln2));
 }
 
+TEST(L2Loss, OptaxFormula) {
+  const V x = rng().normal(40, 0, 3), y = rng().normal(40);
+  const auto f = PAIR_FNS(l2_loss, losskit::L2LossOptions{});
+  // optax.losses.l2_loss: 0.5 * (predictions - targets) ** 2.
+  check_values(f, x, y, [](double a, double b) { return 0.5 * (a - b) * (a - b); });
+  check_grads(f, x, y);
+  check_empty(f);
+  // Extremes: an infinite error gives an infinite loss and gradient, a NaN stays NaN, 1e200
+  // overflows to inf as in optax's float64 arithmetic.
+  const V xe = {kInf, -kInf, std::nan(""), 1e200, 0.0}, ye = {0.0, 1.0, 0.0, -1e200, std::nan("")};
+  const Shape s{5};
+  V o(5), gx(5), gy(5);
+  losskit::l2_loss_forward_backward(ConstView<double>(xe.data(), s), ConstView<double>(ye.data(), s),
+                                    TensorView<double>(o.data(), s), TensorView<double>(gx.data(), s),
+                                    TensorView<double>(gy.data(), s), {.reduction = Reduction::None});
+  EXPECT_EQ(o[0], kInf);
+  EXPECT_EQ(gx[0], kInf);
+  EXPECT_EQ(gy[0], -kInf);
+  EXPECT_EQ(o[1], kInf);
+  EXPECT_EQ(gx[1], -kInf);
+  EXPECT_TRUE(std::isnan(o[2]) && std::isnan(gx[2]) && std::isnan(gy[2]));
+  EXPECT_EQ(o[3], kInf);
+  EXPECT_DOUBLE_EQ(gx[3], 2e200);
+  EXPECT_TRUE(std::isnan(o[4]) && std::isnan(gx[4]));
+}
+
+// float32: the vector kernel (contiguous operands) and the scalar Op (stride-2 views of the same
+// values) give the same bits, for every length up to 67 (every vector tail) and a few blocks.
+TEST(L2Loss, VectorKernelMatchesScalarBitwise) {
+  for (const std::int64_t n : {1, 7, 16, 17, 31, 64, 67, 1000, 20001}) {
+    SCOPED_TRACE(n);
+    const std::vector<float> x = lktest::cast<float>(rng().normal(static_cast<std::size_t>(n), 0, 10));
+    const std::vector<float> y = lktest::cast<float>(rng().normal(static_cast<std::size_t>(n)));
+    std::vector<float> x2(2 * x.size()), y2(2 * y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) x2[2 * i] = x[i], y2[2 * i] = y[i];
+    const Shape s{n};
+    const ConstView<float> xc(x.data(), s), yc(y.data(), s), xs(x2.data(), s, Shape{2}), ys(y2.data(), s, Shape{2});
+    for (const Reduction r : {Reduction::None, Reduction::Sum}) {
+      const Shape os = r == Reduction::None ? s : Shape{};
+      const std::size_t on = r == Reduction::None ? x.size() : 1;
+      std::vector<float> o1(on), o2(on), g1(x.size()), g2(x.size()), t1(x.size()), t2(x.size());
+      losskit::l2_loss_forward_backward(xc, yc, TensorView<float>(o1.data(), os), TensorView<float>(g1.data(), s),
+                                        TensorView<float>(t1.data(), s), {.reduction = r});
+      losskit::l2_loss_forward_backward(xs, ys, TensorView<float>(o2.data(), os), TensorView<float>(g2.data(), s),
+                                        TensorView<float>(t2.data(), s), {.reduction = r});
+      if (r == Reduction::None) {
+        for (std::size_t i = 0; i < on; ++i) ASSERT_EQ(o1[i], o2[i]) << i;
+      } else {
+        EXPECT_NEAR(o1[0], o2[0], 1e-6 * std::fabs(o2[0]));  // the sums' orders differ
+      }
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(g1[i], g2[i]) << i;
+        ASSERT_EQ(t1[i], t2[i]) << i;
+      }
+    }
+  }
+}
+
 TEST(QuantileLoss, PinballEveryTau) {
   const V x = rng().normal(40), y = rng().normal(40);
   for (double tau : {0.0, 0.1, 0.5, 0.9, 1.0}) {
@@ -483,6 +541,10 @@ TEST(RegressionErrors, BadInputsLeaveOutputsUntouched) {
        ErrorKind::Value, "smooth_l1_loss: beta = -0.5 must be >= 0"},
       {"quantile tau", [&] { losskit::quantile_loss(X, Y, O, {.tau = 1.5}); }, ErrorKind::Value,
        "quantile_loss: tau = 1.5 is outside [0, 1]"},
+      {"l2 out shape", [&] { losskit::l2_loss(X, Y, TensorView<double>(out.data(), Shape{2}), {}); }, ErrorKind::Shape,
+       "l2_loss: out has shape [2], expected []"},
+      {"l2 batchmean", [&] { losskit::l2_loss_forward_backward(X, Y, O, GX, GY, {.reduction = Reduction::BatchMean}); },
+       ErrorKind::Value, "l2_loss: reduction = 'batchmean' is only defined for kl_div"},
       {"msle eps", [&] { losskit::msle_loss(X, Y, O, {.eps = 0.0}); }, ErrorKind::Value, "msle_loss: eps = 0 must be > 0"},
       {"mape eps", [&] { losskit::mape_loss(X, Y, O, {.eps = -1.0}); }, ErrorKind::Value, "mape_loss: eps = -1 must be > 0"},
       {"out shape", [&] { losskit::mse_loss(X, Y, TensorView<double>(out.data(), Shape{3}), {}); }, ErrorKind::Shape,

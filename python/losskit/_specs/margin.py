@@ -17,3 +17,5 @@ hinge_loss = LossSpec("hinge_loss", ("input", "target"), (True, False), shape_wi
 squared_hinge_loss = LossSpec("squared_hinge_loss", ("input", "target"), (True, False), shape_without_last_dim)
 categorical_hinge_loss = LossSpec("categorical_hinge_loss", ("input", "target"), (True, False),
                                   shape_without_last_dim)
+multiclass_perceptron_loss = LossSpec("multiclass_perceptron_loss", ("input", "target"), (True, False),
+                                      shape_without_last_dim)

@@ -73,3 +73,13 @@ def categorical_hinge_loss(input, target, *, reduction="mean"):
 def categorical_hinge_loss_with_grad(input, target, *, reduction="mean"):
     """(loss, grad_input) of categorical_hinge_loss."""
     return value_and_grad(specs.categorical_hinge_loss, (input, target), dict(reduction=reduction))
+
+
+def multiclass_perceptron_loss(input, target, *, reduction="mean"):
+    """optax's multi-class perceptron loss (see losskit.torch.multiclass_perceptron_loss)."""
+    return value(specs.multiclass_perceptron_loss, (input, target), dict(reduction=reduction))
+
+
+def multiclass_perceptron_loss_with_grad(input, target, *, reduction="mean"):
+    """(loss, grad_input) of multiclass_perceptron_loss."""
+    return value_and_grad(specs.multiclass_perceptron_loss, (input, target), dict(reduction=reduction))

@@ -52,6 +52,7 @@ smooth_l1_loss, smooth_l1_loss_with_grad = _pair(specs.smooth_l1_loss, "Smooth L
 poisson_nll_loss, poisson_nll_loss_with_grad = _pair(
     specs.poisson_nll_loss, "Poisson NLL (options: log_input, full, eps, reduction).")
 log_cosh_loss, log_cosh_loss_with_grad = _pair(specs.log_cosh_loss, "log(cosh(input - target)) (option: reduction).")
+l2_loss, l2_loss_with_grad = _pair(specs.l2_loss, "0.5 (input - target)^2, optax's l2_loss (option: reduction).")
 quantile_loss, quantile_loss_with_grad = _pair(specs.quantile_loss, "Pinball loss (options: tau, reduction).")
 msle_loss, msle_loss_with_grad = _pair(specs.msle_loss, "Keras MSLE (options: eps, reduction).")
 mape_loss, mape_loss_with_grad = _pair(specs.mape_loss, "Keras MAPE (options: eps, reduction).")

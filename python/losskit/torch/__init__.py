@@ -10,9 +10,10 @@ from .classification_extra import (binary_cross_entropy, binary_cross_entropy_wi
 from .distribution import kl_div
 from .embedding import (cosine_distance, cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,
                         triplet_margin_loss, triplet_margin_with_distance_loss)
-from .regression import (gaussian_nll_loss, huber_loss, l1_loss, log_cosh_loss, mape_loss, mse_loss, msle_loss,
+from .regression import (gaussian_nll_loss, huber_loss, l1_loss, l2_loss, log_cosh_loss, mape_loss, mse_loss, msle_loss,
                          poisson_nll_loss, quantile_loss, smooth_l1_loss)
-from .margin import (categorical_hinge_loss, hinge_loss, multi_margin_loss, multilabel_margin_loss,
+from .margin import (categorical_hinge_loss, hinge_loss, multi_margin_loss, multiclass_perceptron_loss,
+                     multilabel_margin_loss,
                      multilabel_soft_margin_loss, soft_margin_loss, squared_hinge_loss)
 from .segmentation import dice_loss
 
@@ -21,10 +22,10 @@ __all__ = ["cross_entropy", "nll_loss"]
 __all__ += ["kl_div"]
 __all__ += ["dice_loss"]
 __all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss",
-            "log_cosh_loss", "quantile_loss", "msle_loss", "mape_loss"]
+            "log_cosh_loss", "l2_loss", "quantile_loss", "msle_loss", "mape_loss"]
 __all__ += ["hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
             "triplet_margin_with_distance_loss", "cosine_distance"]
 __all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal_loss", "softmax_focal_loss",
             "poly1_cross_entropy"]
 __all__ += ["soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
-            "hinge_loss", "squared_hinge_loss", "categorical_hinge_loss"]
+            "hinge_loss", "squared_hinge_loss", "categorical_hinge_loss", "multiclass_perceptron_loss"]

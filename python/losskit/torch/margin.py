@@ -60,3 +60,9 @@ def squared_hinge_loss(input: Tensor, target: Tensor, reduction: str = "mean") -
 def categorical_hinge_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Keras categorical_hinge: max(0, max_c (1 - y_c) x_c - sum_c y_c x_c + 1) per row."""
     return apply(specs.categorical_hinge_loss, (input, target), dict(reduction=reduction))
+
+
+def multiclass_perceptron_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """optax.losses.multiclass_perceptron_loss(scores=input, labels=target): max_c x_c - x_y per row
+    of the last dim (int64 class ids); reduction='none' is optax's output."""
+    return apply(specs.multiclass_perceptron_loss, (input, target), dict(reduction=reduction))

@@ -67,6 +67,11 @@ def log_cosh_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Ten
     return apply(specs.log_cosh_loss, (input, target), dict(reduction=reduction))
 
 
+def l2_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """0.5 (input - target)^2 (optax.losses.l2_loss; reduction='none' is optax's output)."""
+    return apply(specs.l2_loss, (input, target), dict(reduction=reduction))
+
+
 def quantile_loss(input: Tensor, target: Tensor, tau: float = 0.5, reduction: str = "mean") -> Tensor:
     """Pinball loss at quantile tau (tfa.losses.pinball_loss(y_true=target, y_pred=input, tau));
     'mean' equals TFA's value."""

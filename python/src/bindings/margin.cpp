@@ -79,6 +79,21 @@ void bind_margin(py::module_& m) {
         });
       },
       LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
+
+  m.def(
+      "multiclass_perceptron_loss",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         std::string_view reduction) {
+        constexpr std::string_view fn = "multiclass_perceptron_loss";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        c.dispatch_float([&]<class T>() {
+          const MulticlassPerceptronOptions o{.reduction = reduction_from_string(reduction, fn)};
+          const ConstView<T> x = c.in[0].in<T>(fn);
+          const IndexTarget y = index_target(c.in[1], fn);
+          LOSSKIT_PY_RUN_M(multiclass_perceptron_loss, x, y.view, o);
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
 }
 
 }  // namespace losskit::python

@@ -92,6 +92,16 @@ void bind_regression(py::module_& m) {
       },
       LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
   m.def(
+      "l2_loss",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         std::string_view reduction) {
+        constexpr std::string_view fn = "l2_loss";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const L2LossOptions o{.reduction = reduction_from_string(reduction, fn)};
+        c.dispatch_float([&]<class T>() { LOSSKIT_PY_RUN_PAIR(l2_loss, o); });
+      },
+      LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
+  m.def(
       "quantile_loss",
       [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
          double tau, std::string_view reduction) {
