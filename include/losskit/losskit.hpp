@@ -12,3 +12,4 @@
 #include "losskit/segmentation.hpp"
 #include "losskit/tensor.hpp"
 #include "losskit/threading.hpp"
+#include "losskit/version.hpp"

@@ -305,3 +305,9 @@ TEST(Check, OverlapAndData) {
   EXPECT_EQ(error_of([] { check_range("f", "eps", -0.5, 0.0, 1.0); }, ErrorKind::Value),
             "f: eps = -0.5 is outside [0, 1]");
 }
+
+TEST(Version, HeaderStringMatchesTheNumbers) {
+  const std::string v = std::to_string(LOSSKIT_VERSION_MAJOR) + "." + std::to_string(LOSSKIT_VERSION_MINOR) + "." +
+                        std::to_string(LOSSKIT_VERSION_PATCH);
+  EXPECT_EQ(v, losskit::kVersion);
+}
