@@ -6,6 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-2}
-cmake --preset release -DLOSSKIT_BUILD_BENCH=ON >/dev/null
+# libtorch (the baseline) from the torch wheel of .venv (made by scripts/test.sh).
+prefix=()
+if [ -x .venv/bin/python ]; then
+  prefix=(-DCMAKE_PREFIX_PATH="$(.venv/bin/python -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')")
+fi
+cmake --preset release -DLOSSKIT_BUILD_BENCH=ON "${prefix[@]}" >/dev/null
 cmake --build --preset release -j "$jobs" --target losskit_bench
 exec ./build/bench/losskit_bench "$@"

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs every losskit test from a fresh clone on a fresh Debian 12 machine:
 #   1. installs the Debian packages the build and the tests need (when missing),
-#   2. builds the release preset and runs its tests (unit, libtorch parity, install consumer),
-#   3. runs the Python tests against the extension just built,
-#   4. builds the ASan+UBSan preset and runs the unit tests under the sanitizers.
+#   2. makes (or reuses) the Python environment .venv: torch==2.13.0 (CPU), NumPy, pytest, pybind11,
+#   3. builds the release preset (the extension for .venv's Python; the C++ parity tests linked to
+#      the libtorch that the torch wheel ships) and runs its tests (unit, libtorch 2.13 parity,
+#      install consumers),
+#   4. runs the Python tests in .venv against torch 2.13 and the extension just built,
+#   5. builds the ASan+UBSan preset and runs the unit tests under the sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libtorch-dev
-          pybind11-dev python3-dev python3-numpy python3-pytest python3-torch python3-setuptools
-          python3-pip libdlpack-dev)
+packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libdlpack-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -19,17 +20,28 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
 
+# The Python environment: made once, then reused (pip only checks the pins).
+python=${LOSSKIT_PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== making .venv with $($python --version)"
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -r python/requirements-test.txt
+venv_py=$PWD/.venv/bin/python
+torch_prefix=$($venv_py -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+
 jobs=${JOBS:-$(nproc)}
 echo "== release build"
 cmake --preset release -DLOSSKIT_BUILD_TESTS=ON -DLOSSKIT_BUILD_TORCH_TESTS=ON -DLOSSKIT_BUILD_PYTHON=ON \
-      -DLOSSKIT_BUILD_BENCH=ON -DLOSSKIT_BUILD_EXAMPLES=ON
+      -DLOSSKIT_BUILD_BENCH=ON -DLOSSKIT_BUILD_EXAMPLES=ON -DPython3_EXECUTABLE="$venv_py" \
+      -Dpybind11_DIR="$($venv_py -m pybind11 --cmakedir)" -DCMAKE_PREFIX_PATH="$torch_prefix"
 cmake --build --preset release -j "$jobs"
 echo "== release tests"
 ctest --preset release -j "$jobs" --no-tests=error
 
 if [ -d python/tests ]; then
-  echo "== python tests"
-  PYTHONPATH=build/python /usr/bin/python3 -m pytest -q python/tests
+  echo "== python tests ($($venv_py -c 'import torch; print("torch", torch.__version__)'))"
+  PYTHONPATH=build/python "$venv_py" -m pytest -q python/tests
 fi
 
 if [ "${LOSSKIT_SKIP_ASAN:-0}" != 1 ]; then

@@ -1,4 +1,4 @@
-// Parity of the classification / margin losses with libtorch 1.13 (values and autograd
+// Parity of the classification / margin losses with libtorch 2.13 (the torch wheel's; values and autograd
 // gradients, float and double, every option, randomized shapes, strided inputs):
 //   PyTorch's own: binary_cross_entropy, binary_cross_entropy_with_logits, soft_margin_loss,
 //   multilabel_soft_margin_loss, multi_margin_loss, multilabel_margin_loss;
@@ -478,7 +478,7 @@ LOSSKIT_PARITY(SoftmaxFocal, softmax_focal_cases)
 LOSSKIT_PARITY(Poly1CrossEntropy, poly1_cases)
 LOSSKIT_PARITY(Hinges, hinge_cases)
 
-// Where PyTorch 1.13 gives NaN (pytorch#102894) losskit gives the limits; elsewhere it agrees.
+// Where PyTorch gives NaN (pytorch#102894, 1.13 and 2.13) losskit gives the limits; elsewhere it agrees.
 TEST(ClassificationExtraTorch, BceWithLogitsInfiniteLogits) {
   const double inf = std::numeric_limits<double>::infinity();
   auto x = torch::tensor({inf, -inf, 3.0}, torch::kDouble), y = torch::tensor({1.0, 0.0, 0.3}, torch::kDouble);

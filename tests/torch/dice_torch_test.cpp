@@ -46,9 +46,9 @@ void compute_tp_fp_fn(const torch::Tensor& input, const torch::Tensor& target, c
     fp = torch::sum(input, axes) - tp;
     fn = torch::sum(target, axes) - tp;
   } else {
-    auto pred_o = torch::linalg::vector_norm(input, ord, axes, false, c10::nullopt);
-    auto ground_o = torch::linalg::vector_norm(target, ord, axes, false, c10::nullopt);
-    auto difference = torch::linalg::vector_norm(input - target, ord, axes, false, c10::nullopt);
+    auto pred_o = at::linalg_vector_norm(input, ord, axes, false, std::nullopt);
+    auto ground_o = at::linalg_vector_norm(target, ord, axes, false, std::nullopt);
+    auto difference = at::linalg_vector_norm(input - target, ord, axes, false, std::nullopt);
     if (ord > 1) {
       pred_o = torch::pow(pred_o, ord);
       ground_o = torch::pow(ground_o, ord);

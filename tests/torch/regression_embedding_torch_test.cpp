@@ -1,8 +1,8 @@
-// Parity of the regression and embedding losses with libtorch (Debian's PyTorch 1.13): values and
+// Parity of the regression and embedding losses with libtorch (the torch 2.13 wheel's): values and
 // gradients (w.r.t. every differentiable input), float and double, every reduction and option,
-// randomized shapes, non-contiguous inputs. Where 1.13 lacks a form (the per-element `weight`
-// of newer PyTorch, gaussian_nll_loss, which is Python-only), the reference is that form's
-// formula composed with torch ops, exactly as newer torch.nn.functional writes it.
+// randomized shapes, non-contiguous inputs. Where the form is written in Python in
+// torch.nn.functional (the per-element `weight` of mse/l1/huber, gaussian_nll_loss), the
+// reference is that formula composed with libtorch ops, as torch.nn.functional writes it.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -256,7 +256,7 @@ void pointwise_parity() {
 TEST(RegressionTorchParity, PointwiseFloat) { pointwise_parity<float>(); }
 TEST(RegressionTorchParity, PointwiseDouble) { pointwise_parity<double>(); }
 
-/// PyTorch 1.13's gaussian_nll_loss (torch/nn/functional.py, Python-only), composed of torch ops.
+/// PyTorch's gaussian_nll_loss (torch/nn/functional.py, Python-only), composed of torch ops.
 torch::Tensor gaussian_ref(torch::Tensor input, torch::Tensor target, torch::Tensor var, bool full, double eps,
                            int64_t r) {
   if (var.sizes() != input.sizes() && var.dim() == input.dim() - 1) var = var.unsqueeze(-1);

@@ -1,4 +1,4 @@
-// Parity with libtorch (Debian's PyTorch 1.13) for the seed losses: nll_loss, cross_entropy
+// Parity with libtorch (the torch 2.13 wheel's) for the seed losses: nll_loss, cross_entropy
 // (class ids and probabilities) and kl_div. References are torch's own ops; reference gradients
 // come from torch autograd with the same random upstream gradient.
 //
