@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 
+#include "losskit/declare.hpp"
 #include "losskit/dtype.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
@@ -29,7 +30,7 @@ namespace losskit {
 //   loss_i = -w[y_i] * input[i, y_i]   (0 where y_i == ignore_index)
 //   Mean: sum_i loss_i / sum_{i not ignored} w[y_i]  (NaN when every target is ignored)
 //   d loss_i / d input[i, c] = -w[y_i] * [c == y_i]
-// Reference: PyTorch 1.13 aten/src/ATen/native/LossNLL.cpp.
+// Reference: PyTorch 2.13 aten/src/ATen/native/LossNLL.cpp.
 // ---------------------------------------------------------------------------------------------
 template <class T>
 struct NLLLossOptions {
@@ -86,7 +87,7 @@ LOSSKIT_DECLARE_NLL_16(float16)
 //                     count as 0 (so -inf logits of masked classes stay finite).
 //   Gradient w.r.t. the logits (class ids): (1-e) w[y](p - onehot(y)) + (e/C)(W p - w), W = sum w.
 //   Gradient (probabilities): p * sum_c w[c] t'[c] - w * t'.
-// Reference: PyTorch 1.13 aten/src/ATen/native/LossNLL.cpp (cross_entropy_loss_*).
+// Reference: PyTorch 2.13 aten/src/ATen/native/LossNLL.cpp (cross_entropy_loss_*).
 // ---------------------------------------------------------------------------------------------
 template <class T>
 struct CrossEntropyOptions {
@@ -136,6 +137,10 @@ void cross_entropy_forward_backward(ConstView<float> input, ConstView<float> tar
                                     TensorView<float> grad_input, const CrossEntropyOptions<float>& opts = {});
 void cross_entropy_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
                                     TensorView<double> grad_input, const CrossEntropyOptions<double>& opts = {});
+// Probability targets, with the target's gradient too (PyTorch differentiates a probability
+// target): d loss_i / d t[i, c] = -(1 - e) w[c] logp[i, c] (times the upstream gradient).
+LOSSKIT_DECLARE_TARGET_GRAD(cross_entropy, CrossEntropyOptions<float>, float)
+LOSSKIT_DECLARE_TARGET_GRAD(cross_entropy, CrossEntropyOptions<double>, double)
 
 // 16-bit logits (bfloat16 or float16) with class-id targets: computed in float32 (float64 row
 // sums), the loss is float32, weights and grad_output are float32; the gradient is written in
@@ -166,8 +171,9 @@ LOSSKIT_DECLARE_CE_16(float16)
 //   l = -w * (y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))
 //   Each log is clamped at -100, so l(0, 1) = 100. Mean is the plain mean (not by weights).
 //   d l / d x = w * (x - y) / max(x * (1 - x), 1e-12)   (1e-12 rounded to float, as PyTorch does)
+//   d l / d y = w * (log(1 - x) - log(x))   (PyTorch's -logit(x), unclamped: +inf at x = 0)
 //   weight: optional, broadcast to the input's shape (NumPy rules).
-// Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (binary_cross_entropy_*).
+// Reference: PyTorch 2.13 aten/src/ATen/native/Loss.cpp (binary_cross_entropy_*).
 // ---------------------------------------------------------------------------------------------
 template <class T>
 struct BCEOptions {
@@ -175,18 +181,9 @@ struct BCEOptions {
   Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
 };
 
-void binary_cross_entropy(ConstView<float> input, ConstView<float> target, TensorView<float> out, const BCEOptions<float>& opts = {});
-void binary_cross_entropy(ConstView<double> input, ConstView<double> target, TensorView<double> out, const BCEOptions<double>& opts = {});
-Tensor<float> binary_cross_entropy(ConstView<float> input, ConstView<float> target, const BCEOptions<float>& opts = {});
-Tensor<double> binary_cross_entropy(ConstView<double> input, ConstView<double> target, const BCEOptions<double>& opts = {});
-void binary_cross_entropy_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
-    TensorView<float> grad_input, const BCEOptions<float>& opts = {});
-void binary_cross_entropy_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
-    TensorView<double> grad_input, const BCEOptions<double>& opts = {});
-void binary_cross_entropy_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
-    TensorView<float> grad_input, const BCEOptions<float>& opts = {});
-void binary_cross_entropy_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
-    TensorView<double> grad_input, const BCEOptions<double>& opts = {});
+// The four calls, and backward / fused with the target's gradient too (PyTorch differentiates it).
+LOSSKIT_DECLARE_PAIR_LOSS(binary_cross_entropy, BCEOptions<float>, float)
+LOSSKIT_DECLARE_PAIR_LOSS(binary_cross_entropy, BCEOptions<double>, double)
 
 // ---------------------------------------------------------------------------------------------
 // binary_cross_entropy_with_logits (torch.nn.functional.binary_cross_entropy_with_logits).
@@ -195,12 +192,13 @@ void binary_cross_entropy_forward_backward(ConstView<double> input, ConstView<do
 //   With sp(z) = log(1 + exp(z)) computed stably and p the pos_weight:
 //   l = w * (p * y * sp(-x) + (1 - y) * sp(x))       = -w (p y log s(x) + (1-y) log s(-x))
 //   d l / d x = w * ((p * y + 1 - y) * sigmoid(x) - p * y)
+//   d l / d y = w * (p * sp(-x) - sp(x))   (-w x without pos_weight, as PyTorch)
 //   weight and pos_weight: optional, broadcast to the input's shape (pos_weight is usually
 //   (C), one per class along the last dim). Mean is the plain mean.
 //   Infinite logits: a term whose coefficient is 0 counts 0, so x = +inf with y = 1 gives 0 and
-//   x = -inf with y = 0 gives 0, with finite gradients 1 - y and -p y (the limits). PyTorch 1.13
-//   gives NaN there (pytorch#102894); elsewhere the results agree.
-// Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (binary_cross_entropy_with_logits).
+//   x = -inf with y = 0 gives 0, with finite gradients 1 - y and -p y (the limits). PyTorch (1.13
+//   and 2.13) gives NaN values there (pytorch#102894); elsewhere the results agree.
+// Reference: PyTorch 2.13 aten/src/ATen/native/Loss.cpp (binary_cross_entropy_with_logits).
 // ---------------------------------------------------------------------------------------------
 template <class T>
 struct BCEWithLogitsOptions {
@@ -209,18 +207,9 @@ struct BCEWithLogitsOptions {
   Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
 };
 
-void binary_cross_entropy_with_logits(ConstView<float> input, ConstView<float> target, TensorView<float> out, const BCEWithLogitsOptions<float>& opts = {});
-void binary_cross_entropy_with_logits(ConstView<double> input, ConstView<double> target, TensorView<double> out, const BCEWithLogitsOptions<double>& opts = {});
-Tensor<float> binary_cross_entropy_with_logits(ConstView<float> input, ConstView<float> target, const BCEWithLogitsOptions<float>& opts = {});
-Tensor<double> binary_cross_entropy_with_logits(ConstView<double> input, ConstView<double> target, const BCEWithLogitsOptions<double>& opts = {});
-void binary_cross_entropy_with_logits_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
-    TensorView<float> grad_input, const BCEWithLogitsOptions<float>& opts = {});
-void binary_cross_entropy_with_logits_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
-    TensorView<double> grad_input, const BCEWithLogitsOptions<double>& opts = {});
-void binary_cross_entropy_with_logits_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
-    TensorView<float> grad_input, const BCEWithLogitsOptions<float>& opts = {});
-void binary_cross_entropy_with_logits_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
-    TensorView<double> grad_input, const BCEWithLogitsOptions<double>& opts = {});
+// The four calls, and backward / fused with the target's gradient too (PyTorch differentiates it).
+LOSSKIT_DECLARE_PAIR_LOSS(binary_cross_entropy_with_logits, BCEWithLogitsOptions<float>, float)
+LOSSKIT_DECLARE_PAIR_LOSS(binary_cross_entropy_with_logits, BCEWithLogitsOptions<double>, double)
 
 // ---------------------------------------------------------------------------------------------
 // sigmoid_focal_loss: the focal loss of RetinaNet on logits (torchvision.ops.sigmoid_focal_loss).

@@ -1,11 +1,12 @@
 // losskit/distribution.hpp: losses between probability distributions.
 //
 // Same four calls as every loss (see classification.hpp). kl_div's backward and fused calls
-// can also return the gradient w.r.t. the target: pass a grad_target view, or an empty view
-// (TensorView<T>{}) to skip it.
+// can also return the gradient w.r.t. the target: pass a grad_target view (the calls without
+// one, or with an empty view, skip it).
 #pragma once
 
 #include "losskit/dtype.hpp"
+#include "losskit/declare.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
 
@@ -23,28 +24,16 @@ namespace losskit {
 //   d l / d target = log p + 1 - input  (0 where p == 0; log_target: exp(t)(t - input + 1), 0 where
 //                                        t == -inf)
 //   A negative p gives NaN, as in PyTorch.
-// Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (kl_div), torch/nn/functional.py.
+// Reference: PyTorch 2.13 aten/src/ATen/native/Loss.cpp (kl_div), torch/nn/functional.py.
 // ---------------------------------------------------------------------------------------------
 struct KLDivOptions {
   Reduction reduction = Reduction::Mean;  ///< None, Mean, Sum or BatchMean
   bool log_target = false;                ///< target holds log-probabilities
 };
 
-void kl_div(ConstView<float> input, ConstView<float> target, TensorView<float> out, const KLDivOptions& opts = {});
-void kl_div(ConstView<double> input, ConstView<double> target, TensorView<double> out, const KLDivOptions& opts = {});
-Tensor<float> kl_div(ConstView<float> input, ConstView<float> target, const KLDivOptions& opts = {});
-Tensor<double> kl_div(ConstView<double> input, ConstView<double> target, const KLDivOptions& opts = {});
-/// grad_target may be an empty view (not wanted).
-void kl_div_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
-                     TensorView<float> grad_input, TensorView<float> grad_target, const KLDivOptions& opts = {});
-void kl_div_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
-                     TensorView<double> grad_input, TensorView<double> grad_target, const KLDivOptions& opts = {});
-void kl_div_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
-                             TensorView<float> grad_input, TensorView<float> grad_target,
-                             const KLDivOptions& opts = {});
-void kl_div_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
-                             TensorView<double> grad_input, TensorView<double> grad_target,
-                             const KLDivOptions& opts = {});
+// The four calls; backward and fused with or without grad_target (an empty view: not wanted).
+LOSSKIT_DECLARE_PAIR_LOSS(kl_div, KLDivOptions, float)
+LOSSKIT_DECLARE_PAIR_LOSS(kl_div, KLDivOptions, double)
 
 // 16-bit inputs (bfloat16 / float16 log-probabilities and targets): computed in float32, the
 // loss and grad_output are float32; the gradients are in the inputs' dtype or in float32, as

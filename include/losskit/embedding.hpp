@@ -68,6 +68,19 @@ struct MarginRankingLossOptions {
 };
 LOSSKIT_DECLARE_PAIR_TARGET_LOSS(margin_ranking_loss, MarginRankingLossOptions, float)
 LOSSKIT_DECLARE_PAIR_TARGET_LOSS(margin_ranking_loss, MarginRankingLossOptions, double)
+// With the target's gradient too (PyTorch differentiates it): d l / d y = -(x1 - x2) where
+// -y (x1 - x2) + margin >= 0, else 0.
+#define LOSSKIT_DECLARE_MARGIN_RANKING_TARGET_GRAD(T)                                                            \
+  void margin_ranking_loss_backward(ConstView<T> grad_output, ConstView<T> input1, ConstView<T> input2,         \
+                                    ConstView<T> target, TensorView<T> grad_input1, TensorView<T> grad_input2,  \
+                                    TensorView<T> grad_target, const MarginRankingLossOptions& opts = {});      \
+  void margin_ranking_loss_forward_backward(ConstView<T> input1, ConstView<T> input2, ConstView<T> target,      \
+                                            TensorView<T> out, TensorView<T> grad_input1,                       \
+                                            TensorView<T> grad_input2, TensorView<T> grad_target,               \
+                                            const MarginRankingLossOptions& opts = {});
+LOSSKIT_DECLARE_MARGIN_RANKING_TARGET_GRAD(float)
+LOSSKIT_DECLARE_MARGIN_RANKING_TARGET_GRAD(double)
+#undef LOSSKIT_DECLARE_MARGIN_RANKING_TARGET_GRAD
 
 // ---------------------------------------------------------------------------------------------
 // cosine_embedding_loss (torch.nn.functional.cosine_embedding_loss).
@@ -89,6 +102,7 @@ LOSSKIT_DECLARE_PAIR_TARGET_LOSS(cosine_embedding_loss, CosineEmbeddingLossOptio
 // the last dim and the losses have the shape without it ((N) for (N, D), 0-d for (D)).
 //   l = max(0, margin + d(a, p) - d(a, n)); with swap, d(a, n) is replaced by
 //   min(d(a, n), d(p, n)) (ties split the gradient evenly, as PyTorch's minimum).
+//   margin > 0 for both losses (a Value error otherwise), as PyTorch 2.x's functionals.
 //
 // triplet_margin_loss (torch.nn.functional.triplet_margin_loss): d(u, v) = |u - v + eps|_p,
 // eps added to every coordinate of the difference (PyTorch's pairwise_distance). p >= 0 (0 counts
@@ -107,8 +121,9 @@ struct TripletMarginLossOptions {
 //   Pairwise: |u - v + eps|_p as above (PyTorch's default, pairwise_distance with p = 2,
 //             eps = 1e-6);
 //   Cosine:   1 - cosine_similarity(u, v) over the last dim with PyTorch's eps (1e-8):
-//             <u, v> / (max(|u|, eps) max(|v|, eps)); the clamp is not differentiated.
-// Any margin is accepted (PyTorch 1.13's functional checks none). Any Python callable distance is offered by the Python
+//             <u, v> / (max(|u|, eps) max(|v|, eps)); the clamp passes gradients straight
+//             through (d max(|u|, eps) / du = u / |u|), as PyTorch 2.x.
+// margin > 0 (a Value error otherwise), as PyTorch 2.x's functional. Any Python callable distance is offered by the Python
 // package (losskit.torch), which differentiates it with torch autograd.
 enum class TripletDistance { Pairwise, Cosine };
 struct TripletMarginWithDistanceLossOptions {

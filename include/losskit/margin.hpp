@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 
+#include "losskit/declare.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
 
@@ -20,9 +21,9 @@ namespace losskit {
 //
 //   input: scores (any shape). target: the same shape, labels (usually -1 or 1).
 //   l = log(1 + exp(-y x)),   d l / d x = -y sigmoid(-y x).   Mean is the plain mean.
-//   Computed stably: PyTorch 1.13 evaluates log1p(exp(-y x)) literally and gives inf (value)
+//   Computed stably: PyTorch (1.13 and 2.13) evaluates log1p(exp(-y x)) literally and gives inf (value)
 //   and NaN (gradient) once exp overflows (-y x > 88 in float); losskit gives -y x and -y there.
-// Reference: PyTorch 1.13 aten/src/ATen/native/Loss.cpp (soft_margin_loss).
+// Reference: PyTorch 2.13 aten/src/ATen/native/Loss.cpp (soft_margin_loss).
 // ---------------------------------------------------------------------------------------------
 struct SoftMarginOptions {
   Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
@@ -50,7 +51,7 @@ void soft_margin_loss_forward_backward(ConstView<double> input, ConstView<double
 //   None gives one loss per row (the input's shape without its last dim); Mean averages rows.
 //   weight: optional, broadcast to the input's shape (usually (C)). A term whose coefficient
 //   is 0 counts 0, so infinite logits on the right side give 0, not NaN.
-// Reference: PyTorch 1.13 torch/nn/functional.py (multilabel_soft_margin_loss).
+// Reference: PyTorch 2.13 torch/nn/functional.py (multilabel_soft_margin_loss).
 // ---------------------------------------------------------------------------------------------
 template <class T>
 struct MultilabelSoftMarginOptions {
@@ -58,18 +59,9 @@ struct MultilabelSoftMarginOptions {
   Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
 };
 
-void multilabel_soft_margin_loss(ConstView<float> input, ConstView<float> target, TensorView<float> out, const MultilabelSoftMarginOptions<float>& opts = {});
-void multilabel_soft_margin_loss(ConstView<double> input, ConstView<double> target, TensorView<double> out, const MultilabelSoftMarginOptions<double>& opts = {});
-Tensor<float> multilabel_soft_margin_loss(ConstView<float> input, ConstView<float> target, const MultilabelSoftMarginOptions<float>& opts = {});
-Tensor<double> multilabel_soft_margin_loss(ConstView<double> input, ConstView<double> target, const MultilabelSoftMarginOptions<double>& opts = {});
-void multilabel_soft_margin_loss_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
-    TensorView<float> grad_input, const MultilabelSoftMarginOptions<float>& opts = {});
-void multilabel_soft_margin_loss_backward(ConstView<double> grad_output, ConstView<double> input, ConstView<double> target,
-    TensorView<double> grad_input, const MultilabelSoftMarginOptions<double>& opts = {});
-void multilabel_soft_margin_loss_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
-    TensorView<float> grad_input, const MultilabelSoftMarginOptions<float>& opts = {});
-void multilabel_soft_margin_loss_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
-    TensorView<double> grad_input, const MultilabelSoftMarginOptions<double>& opts = {});
+// The four calls, and backward / fused with the target's gradient too: d l_n / d y_c = -w_c x_c / C.
+LOSSKIT_DECLARE_PAIR_LOSS(multilabel_soft_margin_loss, MultilabelSoftMarginOptions<float>, float)
+LOSSKIT_DECLARE_PAIR_LOSS(multilabel_soft_margin_loss, MultilabelSoftMarginOptions<double>, double)
 
 // ---------------------------------------------------------------------------------------------
 // multi_margin_loss: multi-class hinge loss (torch.nn.functional.multi_margin_loss).
@@ -77,11 +69,11 @@ void multilabel_soft_margin_loss_forward_backward(ConstView<double> input, Const
 //   input (C) or (N, C): scores. target () or (1) for 1-D input, (N) for 2-D: class ids in [0, C).
 //   l_n = (1/C) sum_{j != y} w[y] * max(0, margin - x_y + x_j)^p,   p in {1, 2}
 //   (the weight multiplies after the power). Mean is the plain mean over N (not by weights);
-//   an empty batch gives NaN (PyTorch 1.13 returns uninitialised memory there).
+//   an empty batch gives NaN (PyTorch 1.13 and 2.13 return uninitialised memory there).
 //   d l_n / d x_j = w[y] p z_j^(p-1) / C for j != y with z_j = margin - x_y + x_j > 0, and
 //   d l_n / d x_y = -sum_j of those.
 //   weight must have C entries (PyTorch does not check its length).
-// Reference: PyTorch 1.13 aten/src/ATen/native/LossMultiMargin.cpp.
+// Reference: PyTorch 2.13 aten/src/ATen/native/LossMultiMargin.cpp.
 // ---------------------------------------------------------------------------------------------
 template <class T>
 struct MultiMarginOptions {
@@ -115,7 +107,7 @@ void multi_margin_loss_forward_backward(ConstView<double> input, ConstView<std::
 //   batch gives NaN.
 //   d l_n / d x_i = (1/C) #{j : 1 - x_j + x_i > 0} for non-labels i, minus the same count over
 //   non-labels for each listed label j.
-// Reference: PyTorch 1.13 aten/src/ATen/native/LossMultiLabelMargin.cpp.
+// Reference: PyTorch 2.13 aten/src/ATen/native/LossMultiLabelMargin.cpp.
 // ---------------------------------------------------------------------------------------------
 struct MultilabelMarginOptions {
   Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum

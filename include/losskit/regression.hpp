@@ -3,27 +3,19 @@
 // Every loss comes in four calls, for float and double (see classification.hpp):
 //   loss(input, target, out, opts)                                   forward into `out`
 //   loss(input, target, opts) -> Tensor                              forward into a new tensor
-//   loss_backward(grad_output, input, target, grad_input, grad_target, opts)
-//   loss_forward_backward(input, target, out, grad_input, grad_target, opts)
+//   loss_backward(grad_output, input, target, grad_input[, grad_target], opts)
+//   loss_forward_backward(input, target, out, grad_input[, grad_target], opts)
 // `input` is the prediction and `target` has the same shape. `out` is 0-d for Mean/Sum and
 // input-shaped for None; `grad_output` is the upstream gradient (0-d for Mean/Sum, input-shaped
-// for None). Gradients are returned w.r.t. the input and, when `grad_target` is not an empty
-// view (TensorView<T>{}), w.r.t. the target too. All validation runs first: on a losskit::Error
+// for None). Gradients are returned w.r.t. the input and, when a `grad_target` is passed (and is
+// not an empty view), w.r.t. the target too. All validation runs first: on a losskit::Error
 // no output has been written. Reductions: Mean divides the summed loss by the element count
 // unless a loss says otherwise; the Mean of an empty tensor is NaN, as in PyTorch.
 #pragma once
 
+#include "losskit/declare.hpp"
 #include "losskit/reduction.hpp"
 #include "losskit/tensor.hpp"
-
-// Declares the four calls of a loss `name` with options `Opts<T>` (or a plain `Opts` type) for T.
-#define LOSSKIT_DECLARE_PAIR_LOSS(name, OptsT, T)                                                            \
-  void name(ConstView<T> input, ConstView<T> target, TensorView<T> out, const OptsT& opts = {});            \
-  Tensor<T> name(ConstView<T> input, ConstView<T> target, const OptsT& opts = {});                          \
-  void name##_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<T> target,                    \
-                       TensorView<T> grad_input, TensorView<T> grad_target, const OptsT& opts = {});         \
-  void name##_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<T> out,                  \
-                               TensorView<T> grad_input, TensorView<T> grad_target, const OptsT& opts = {});
 
 namespace losskit {
 
@@ -167,13 +159,16 @@ LOSSKIT_DECLARE_PAIR_LOSS(mape_loss, MAPELossOptions, double)
 
 // ---------------------------------------------------------------------------------------------
 // gaussian_nll_loss: Gaussian negative log-likelihood (torch.nn.functional.gaussian_nll_loss).
-//   var: the input's shape (heteroscedastic), the input's shape with last dim 1, or the input's
-//   shape without its last dim (homoscedastic: one variance per row, broadcast along it).
+//   var (PyTorch 2.x's forms): the input's shape (heteroscedastic); that shape without its last
+//   dim (one variance per row, broadcast along it); or the input's ndim with exactly one dim
+//   that differs, where var has extent 1 (e.g. (N, 1, H, W) for (N, C, H, W)). Anything else is
+//   a Value error ("var is of incorrect size" in PyTorch). target broadcasts against the input
+//   (NumPy rules: (5) against (1), (N, D) against (N, 1), ...); the loss takes the broadcast shape.
 //   v = max(var, eps);  l = 0.5 (log v + (x - y)^2 / v)  (+ 0.5 log(2 pi) when full)
-//   dl/dx = (x - y) / v,  dl/dy = -(x - y) / v,  dl/dvar = 0.5 (1/v - (x - y)^2 / v^2), summed
-//   over the last dim for a homoscedastic var. As in PyTorch 1.13, the clamp is not
-//   differentiated: the var gradient flows through it as if it were not there.
-//   Any var < 0 is an error. Loss shape (None): the input's shape.
+//   dl/dx = (x - y) / v,  dl/dy = -(x - y) / v,  dl/dvar = 0.5 (1/v - (x - y)^2 / v^2), each
+//   summed over the dims along which its operand was broadcast. As in PyTorch, the clamp is
+//   not differentiated: the var gradient flows through it as if it were not there.
+//   Any var < 0 is an error. Loss shape (None): the broadcast shape of input and target.
 // grad_target and grad_var may be empty views (not wanted).
 // ---------------------------------------------------------------------------------------------
 struct GaussianNLLLossOptions {

@@ -190,15 +190,29 @@ Call::Call(std::string_view fn_, std::string_view pass_, const py::tuple& inputs
   grad_output = to_array(grad_output_, fn, "grad_output");
 }
 
+namespace {
+/// An input dtype that a loss has no kernel for: Python's NotImplementedError (a RuntimeError),
+/// as torch's "... not implemented for 'Long'".
+struct DTypeNotImplemented : Error {
+  using Error::Error;
+};
+}  // namespace
+
 void Call::unsupported_dtype(const Array& a, std::string_view why) const {
-  fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", a.dtype_str(), ", which ", fn, " does not support",
-       why);
+  try {
+    fail(ErrorKind::Runtime, fn, a.name(), " has dtype ", a.dtype_str(), ", which ", fn, " does not support",
+         why);
+  } catch (const Error& e) {
+    throw DTypeNotImplemented(e.kind(), e.what());
+  }
 }
 
 void register_errors(py::module_&) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const DTypeNotImplemented& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
     } catch (const Error& e) {
       PyObject* type = PyExc_RuntimeError;
       if (e.kind() == ErrorKind::Value) type = PyExc_ValueError;

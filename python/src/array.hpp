@@ -204,6 +204,27 @@ struct Call {
 };
 
 /// The pybind11 names of the arguments every entry takes first (needs pybind11::literals).
+/// Runs the three passes of loss NAME on input X and target Y with options O, inside a
+/// Call `c` of function `fn`, for the T in scope.
+#define LOSSKIT_PY_RUN(NAME, X, Y, O)                                                                     \
+  c.run([&] { NAME(X, Y, c.out.out<T>(fn), O); },                                                        \
+        [&] { NAME##_backward(c.grad_output.in<T>(fn), X, Y, c.grads[0].out<T>(fn), O); },               \
+        [&] { NAME##_forward_backward(X, Y, c.out.out<T>(fn), c.grads[0].out<T>(fn), O); })
+
+/// The same for a loss that also gives the target's gradient (into grads[1] when given); the
+/// gradient buffers are converted in order (a bad grads[0] is reported first).
+#define LOSSKIT_PY_RUN_WITH_TARGET_GRAD(NAME, X, Y, O)                                                    \
+  c.run([&] { NAME(X, Y, c.out.out<T>(fn), O); },                                                        \
+        [&] {                                                                                            \
+          const TensorView<T> gx_ = c.grads[0].out<T>(fn), gy_ = c.grads[1].out<T>(fn);                  \
+          NAME##_backward(c.grad_output.in<T>(fn), X, Y, gx_, gy_, O);                                   \
+        },                                                                                               \
+        [&] {                                                                                            \
+          const TensorView<T> out_ = c.out.out<T>(fn);                                                   \
+          const TensorView<T> gx_ = c.grads[0].out<T>(fn), gy_ = c.grads[1].out<T>(fn);                  \
+          NAME##_forward_backward(X, Y, out_, gx_, gy_, O);                                              \
+        })
+
 #define LOSSKIT_PY_CALL_ARGS \
   "pass"_a, "inputs"_a, "out"_a = py::none(), "grad_output"_a = py::none(), "grads"_a = py::tuple()
 

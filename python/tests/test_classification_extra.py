@@ -204,7 +204,7 @@ def test_numpy_agrees_with_torch():
     g = np.random.default_rng(5)
     x, y = g.normal(size=(4, 3)), g.uniform(size=(4, 3))
     w = g.uniform(0.5, 1.5, size=3)
-    loss, grad = LN.binary_cross_entropy_with_logits_with_grad(x, y, weight=w, pos_weight=w)
+    loss, grad, _ = LN.binary_cross_entropy_with_logits_with_grad(x, y, weight=w, pos_weight=w)
     xt = torch.tensor(x, requires_grad=True)
     ref = F.binary_cross_entropy_with_logits(xt, torch.tensor(y), weight=torch.tensor(w), pos_weight=torch.tensor(w))
     ref.backward()

@@ -122,11 +122,21 @@ def test_callable_distance_with_parameters_gets_gradients():
 
 @pytest.mark.parametrize("distance", [None, "cosine", "callable"])
 def test_any_margin_as_torch(distance):
-    """PyTorch 1.13's functional accepts margin <= 0 (its module does too)."""
+    """PyTorch 2.x's functionals refuse margin <= 0 with a ValueError; positive margins match."""
     a, p, n = (torch.randn(5, 4, dtype=torch.float64) for _ in range(3))
     ours, theirs = {None: (None, None), "cosine": (LT.cosine_distance, torch_cosine_distance),
                     "callable": ((lambda u, v: (u - v).abs().sum(-1)),) * 2}[distance]
     for margin in (0.0, -0.5):
+        with pytest.raises(ValueError):
+            F.triplet_margin_with_distance_loss(a, p, n, distance_function=theirs, margin=margin)
+        with pytest.raises(ValueError, match="margin = .* must be > 0"):
+            LT.triplet_margin_with_distance_loss(a, p, n, distance_function=ours, margin=margin)
+        if distance is None:
+            with pytest.raises(ValueError):
+                F.triplet_margin_loss(a, p, n, margin=margin)
+            with pytest.raises(ValueError, match="triplet_margin_loss: margin = .* must be > 0"):
+                LT.triplet_margin_loss(a, p, n, margin=margin)
+    for margin in (1e-3, 2.5):
         check_parity(lambda *t, **kw: LT.triplet_margin_with_distance_loss(*t, distance_function=ours, **kw),
                      lambda *t, **kw: F.triplet_margin_with_distance_loss(*t, distance_function=theirs, **kw),
                      [a, p, n], dict(margin=margin), grad_of=[0, 1, 2])
@@ -154,11 +164,12 @@ def test_numpy_matches_torch(rng):
         np.testing.assert_allclose(g, r.numpy(), rtol=1e-10, atol=1e-14)
     value, g1 = LN.hinge_embedding_loss_with_grad(a[:, 0], y, margin=0.5, reduction="sum")
     np.testing.assert_allclose(value, F.hinge_embedding_loss(ta[:, 0], ty, margin=0.5, reduction="sum").item())
-    value, g1, g2 = LN.margin_ranking_loss_with_grad(a[:, 0], p[:, 0], y, margin=0.2)
+    value, g1, g2, gy = LN.margin_ranking_loss_with_grad(a[:, 0], p[:, 0], y, margin=0.2)
     np.testing.assert_allclose(value, F.margin_ranking_loss(ta[:, 0], tp[:, 0], ty, margin=0.2).item())
 
 
-def test_target_gradient_is_refused():
+def test_label_that_requires_grad_gets_none():
+    """As torch: hinge_embedding_loss uses its labels in comparisons only (no gradient)."""
     x, y = torch.randn(4, requires_grad=True), torch.ones(4, requires_grad=True)
-    with pytest.raises(RuntimeError, match="gradient w.r.t. target is not implemented"):
-        LT.hinge_embedding_loss(x, y)
+    LT.hinge_embedding_loss(x, y).backward()
+    assert y.grad is None and x.grad is not None

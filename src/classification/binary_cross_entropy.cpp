@@ -96,6 +96,7 @@ struct BCELogitsT {
   }
   static HWY_INLINE VF CoefMul(DF d, VF a, VF b) { return hn::IfThenZeroElse(hn::Eq(a, hn::Zero(d)), hn::Mul(a, b)); }
   HWY_INLINE VF Dy(DF d, VF x, VF, VF p) const {
+    if constexpr (!kPos) return hn::Neg(x);  // sp(-x) - sp(x) = -x, as PyTorch computes it
     const VF l1p = Log1pUnit(d, ExpNonPos(d, hn::Neg(hn::Abs(x))));
     const VF spn = Softplus(d, hn::Neg(x), l1p);
     return hn::Sub(kPos ? hn::Mul(p, spn) : spn, Softplus(d, x, l1p));
@@ -107,18 +108,19 @@ using BCELogitsPosV = BCELogitsT<true>;
 // binary_cross_entropy on probabilities x in [0, 1] (validated by the caller), as the scalar
 // BCEOp: loss = (y - 1) max(log1p(-x), -100) - y max(log x, -100),
 // dx = (x - y) / max((1 - x) x, 1e-12) (the same float32 operations, so the same bits),
-// dy = max(log1p(-x), -100) - max(log x, -100). log x by LogPos (under 1 ULP; -inf at 0);
+// dy = log1p(-x) - log x (PyTorch's -logit(x): the logs unclamped). log x by LogPos (under 1 ULP; -inf at 0);
 // log1p(-x) = log(u) + c / u with u = 1 - x rounded and c = (1 - u) - x its exact error (0 for
 // x >= 1/2, where u is exact), within about 2 ULP.
 struct BCEV {
   static HWY_INLINE VF LogX(DF d, VF x) { return hn::Max(LogPos(d, x), hn::Set(d, -100.0f)); }
-  static HWY_INLINE VF Log1mX(DF d, VF x) {
+  static HWY_INLINE VF Log1mXRaw(DF d, VF x) {
     const VF one = hn::Set(d, 1.0f);
     const VF u = hn::Sub(one, x);
     const VF c = hn::Sub(hn::Sub(one, u), x);
     const VF r = RecipUnit(d, hn::Max(u, hn::Set(d, 0.5f)));  // c = 0 where u < 1/2
-    return hn::Max(hn::MulAdd(c, r, LogPos(d, u)), hn::Set(d, -100.0f));
+    return hn::MulAdd(c, r, LogPos(d, u));
   }
+  static HWY_INLINE VF Log1mX(DF d, VF x) { return hn::Max(Log1mXRaw(d, x), hn::Set(d, -100.0f)); }
   HWY_INLINE VF Loss(DF d, VF x, VF y) const {
     return hn::Sub(hn::Mul(hn::Sub(y, hn::Set(d, 1.0f)), Log1mX(d, x)), hn::Mul(y, LogX(d, x)));
   }
@@ -126,7 +128,7 @@ struct BCEV {
     const VF den = hn::Max(hn::Mul(hn::Sub(hn::Set(d, 1.0f), x), x), hn::Set(d, 1e-12f));
     return hn::Div(hn::Sub(x, y), den);
   }
-  HWY_INLINE VF Dy(DF d, VF x, VF) const { return hn::Sub(Log1mX(d, x), LogX(d, x)); }
+  HWY_INLINE VF Dy(DF d, VF x, VF) const { return hn::Sub(Log1mXRaw(d, x), LogPos(d, x)); }
 };
 
 double BCELogitsBlock(const PwParams&, const PwArgs& a, std::int64_t begin, std::int64_t end) {
@@ -187,8 +189,9 @@ struct BCEOp {
   // PyTorch's EPSILON is the float 1e-12 (9.99999996e-13) in both dtypes.
   template <class V>
   V dx(V x, V y) const { return (x - y) / std::max((V(1) - x) * x, static_cast<V>(1e-12f)); }
+  // PyTorch's target gradient -logit(x), with the logs unclamped (+inf at x = 0, -inf at 1).
   template <class V>
-  V dy(V x, V) const { return log_1mx(x) - log_x(x); }
+  V dy(V x, V) const { return std::log1p(-x) - std::log(x); }
 };
 
 /// p y sp(-x) + (1 - y) sp(x), each term 0 when its coefficient is 0 (finite at x = +-inf).
@@ -213,7 +216,7 @@ struct BCELogitsOp {
   template <class V>
   V dx(V x, V y) const { return bce_logits_dx(x, y, V(1)); }
   template <class V>
-  V dy(V x, V) const { return bce_logits_dy(x, V(1)); }
+  V dy(V x, V) const { return -x; }  // sp(-x) - sp(x), exactly as PyTorch computes it
 };
 /// The same with pos_weight as the driver's per-element parameter.
 struct BCELogitsPosOp {
@@ -283,39 +286,32 @@ ConstView<T> broadcast_opt(std::string_view fn, std::string_view name, ConstView
 }
 
 template <class T>
-void run_bce(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T> out, ConstView<T> grad_output,
-             TensorView<T> grad_input, const BCEOptions<T>& o, Tensor<T>* owned = nullptr) {
+void run_bce(Pass pass, detail::PointwiseArgs<T> a, const BCEOptions<T>& o) {
   constexpr std::string_view fn = "binary_cross_entropy";
   const detail::PointwiseConfig cfg{.fn = fn, .reduction = o.reduction};
   detail::check_reduction(fn, o.reduction);
-  const ConstView<T> w = broadcast_opt(fn, "weight", o.weight, input);
-  check_probabilities(fn, input);
-  detail::run_pointwise(cfg, pass,
-                        detail::PointwiseArgs<T>{.input = input, .target = target, .weight = w, .out = out,
-                                                 .grad_output = grad_output, .grad_input = grad_input, .owned = owned},
-                        BCEOp{});
+  a.weight = broadcast_opt(fn, "weight", o.weight, a.input);
+  check_probabilities(fn, a.input);
+  detail::run_pointwise(cfg, pass, a, BCEOp{});
 }
 
 template <class T>
-void run_bce_logits(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T> out, ConstView<T> grad_output,
-                    TensorView<T> grad_input, const BCEWithLogitsOptions<T>& o, Tensor<T>* owned = nullptr) {
+void run_bce_logits(Pass pass, detail::PointwiseArgs<T> a, const BCEWithLogitsOptions<T>& o) {
   constexpr std::string_view fn = "binary_cross_entropy_with_logits";
   const detail::PointwiseConfig cfg{.fn = fn, .reduction = o.reduction};
   detail::check_reduction(fn, o.reduction);
-  const ConstView<T> w = broadcast_opt(fn, "weight", o.weight, input);
-  const ConstView<T> pw = broadcast_opt(fn, "pos_weight", o.pos_weight, input);
-  detail::PointwiseArgs<T> a{.input = input, .target = target, .weight = w, .aux = pw, .out = out,
-                             .grad_output = grad_output, .grad_input = grad_input, .owned = owned};
-  if (pw.is_null()) detail::run_pointwise(cfg, pass, a, BCELogitsOp{});
+  a.weight = broadcast_opt(fn, "weight", o.weight, a.input);
+  a.aux = broadcast_opt(fn, "pos_weight", o.pos_weight, a.input);
+  if (a.aux.is_null()) detail::run_pointwise(cfg, pass, a, BCELogitsOp{});
   else detail::run_pointwise(cfg, pass, a, BCELogitsPosOp{});
 }
 
 }  // namespace
 
-LOSSKIT_DEFINE_LOSS(binary_cross_entropy, float, float, BCEOptions<float>, run_bce)
-LOSSKIT_DEFINE_LOSS(binary_cross_entropy, double, double, BCEOptions<double>, run_bce)
-LOSSKIT_DEFINE_LOSS(binary_cross_entropy_with_logits, float, float, BCEWithLogitsOptions<float>, run_bce_logits)
-LOSSKIT_DEFINE_LOSS(binary_cross_entropy_with_logits, double, double, BCEWithLogitsOptions<double>, run_bce_logits)
+LOSSKIT_DEFINE_POINTWISE_LOSS(binary_cross_entropy, float, BCEOptions<float>, run_bce)
+LOSSKIT_DEFINE_POINTWISE_LOSS(binary_cross_entropy, double, BCEOptions<double>, run_bce)
+LOSSKIT_DEFINE_POINTWISE_LOSS(binary_cross_entropy_with_logits, float, BCEWithLogitsOptions<float>, run_bce_logits)
+LOSSKIT_DEFINE_POINTWISE_LOSS(binary_cross_entropy_with_logits, double, BCEWithLogitsOptions<double>, run_bce_logits)
 
 }  // namespace losskit
 #endif  // HWY_ONCE

@@ -157,9 +157,12 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
 }
 
 // ------------------------------------------------------------------------ probabilities -----
+/// grad_target (optional): d loss / d t_c = -(1 - e) w_c logp_c times the upstream gradient, as
+/// torch differentiates a probability target; a second, scalar float64 pass over the rows.
 template <class T>
 void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T> out, ConstView<T> grad_output,
-               TensorView<T> grad_input, const CrossEntropyOptions<T>& o, Tensor<T>* owned = nullptr) {
+               TensorView<T> grad_input, const CrossEntropyOptions<T>& o, Tensor<T>* owned = nullptr,
+               TensorView<T> grad_target = {}) {
   using namespace detail;
   check_options(o);
   check_data(kFn, "input", input);
@@ -175,6 +178,13 @@ void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T>
   const Reduction r = o.reduction;
   if (owned) out = allocate(*owned, out_shape_of(r, loss_shape));
   check_outputs(pass, o, loss_shape, input, target, out, grad_output, grad_input);
+  const bool want_gt = has_backward(pass) && !grad_target.is_null();
+  if (want_gt) {
+    check_output(kFn, "grad_target", grad_target, target.shape());
+    check_no_overlap(kFn, "grad_target", grad_target, named("input", input), named("target", target),
+                     named("grad_output", grad_output), named("out", ConstView<T>(out)),
+                     named("grad_input", ConstView<T>(grad_input)));
+  }
   double g_scalar = 1.0;
   Staged<const T> g_stage;
   ND<const T> gnd{};
@@ -238,16 +248,36 @@ void run_probs(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T>
       return Sums<1>{acc};
     });
   }
-  finish_pass(pass, r, out, sums[0], denom, [&] { io.flush_out(); }, [&] { io.flush_grad(); });
+  Staged<T> gt_stage;
+  if (want_gt) {
+    gt_stage = Staged<T>(grad_target, !ncd_ok(grad_target, cd), true);
+    const NCD<T> gt = ncd_of(gt_stage.view(), cd);
+    parallel_for(rows, grain, [&](std::int64_t b, std::int64_t end) {
+      for (std::int64_t i = b; i < end; ++i) {
+        const std::int64_t n = i / D, d = i % D;
+        const double gs = (use_g_tensor ? static_cast<double>(gnd.at(n, d)) : scale) * (1.0 - e);
+        const kernels::RowStats rs = kernels::row_stats<T>(&x.at(n, 0, d), x.sC, C, nullptr, false);
+        for (std::int64_t c = 0; c < C; ++c) {
+          const double wc = w ? static_cast<double>(w[c]) : 1.0;
+          gt.at(n, c, d) = static_cast<T>(-gs * wc * rs.logp(static_cast<double>(x.at(n, c, d))));
+        }
+      }
+    });
+  }
+  finish_pass(pass, r, out, sums[0], denom, [&] { io.flush_out(); }, [&] {
+    io.flush_grad();
+    gt_stage.flush();
+  });
 }
 
 }  // namespace
-
 
 LOSSKIT_DEFINE_LOSS(cross_entropy, float, std::int64_t, CrossEntropyOptions<float>, run_ids)
 LOSSKIT_DEFINE_LOSS(cross_entropy, double, std::int64_t, CrossEntropyOptions<double>, run_ids)
 LOSSKIT_DEFINE_LOSS(cross_entropy, float, float, CrossEntropyOptions<float>, run_probs)
 LOSSKIT_DEFINE_LOSS(cross_entropy, double, double, CrossEntropyOptions<double>, run_probs)
+LOSSKIT_DEFINE_TARGET_GRAD(cross_entropy, float, CrossEntropyOptions<float>, run_probs)
+LOSSKIT_DEFINE_TARGET_GRAD(cross_entropy, double, CrossEntropyOptions<double>, run_probs)
 
 // 16-bit logits (class ids): float32 weights, loss and upstream gradient; the gradient in the
 // logits' dtype or in float32.

@@ -9,8 +9,13 @@
 //   LOSSKIT_DEFINE_LOSS_16(NAME, T, TT, OPTS, RUN): the same for 16-bit inputs T (bfloat16,
 //     float16): float32 loss and upstream gradient, and two overloads of backward and fused,
 //     one writing the gradient in T and one in float32 (RUN<T, G, float>).
+//   LOSSKIT_DEFINE_TARGET_GRAD(NAME, T, OPTS, RUN): the backward and fused calls that also give
+//     the target's gradient, for a loss defined by LOSSKIT_DEFINE_LOSS whose RUN takes it last:
+//     RUN<T>(Pass, input, target, out, grad_output, grad_input, opts, owned, grad_target).
 //   LOSSKIT_DEFINE_POINTWISE_LOSS(NAME, T, OPTS, RUN): the pointwise form on the shared driver
-//     (core/elementwise.hpp), whose backward can also return the gradient w.r.t. the target:
+//     (core/elementwise.hpp), whose backward and fused calls come in two shapes, with and
+//     without the gradient w.r.t. the target:
+//       NAME_backward(grad_output, input, target, grad_input[, grad_target], opts)
 //     void RUN<T>(Pass, detail::PointwiseArgs<T>, const OPTS&).
 #pragma once
 
@@ -60,6 +65,16 @@
     RUN<T, float, float>(detail::Pass::ForwardBackward, input, target, out, {}, grad_input, opts);               \
   }
 
+#define LOSSKIT_DEFINE_TARGET_GRAD(NAME, T, OPTS, RUN)                                                           \
+  void NAME##_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<T> target,                       \
+                       TensorView<T> grad_input, TensorView<T> grad_target, const OPTS& opts) {                  \
+    RUN<T>(detail::Pass::Backward, input, target, {}, grad_output, grad_input, opts, nullptr, grad_target);      \
+  }                                                                                                              \
+  void NAME##_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<T> out,                      \
+                               TensorView<T> grad_input, TensorView<T> grad_target, const OPTS& opts) {          \
+    RUN<T>(detail::Pass::ForwardBackward, input, target, out, {}, grad_input, opts, nullptr, grad_target);       \
+  }
+
 #define LOSSKIT_DEFINE_POINTWISE_LOSS(NAME, T, OPTS, RUN)                                                        \
   void NAME(ConstView<T> input, ConstView<T> target, TensorView<T> out, const OPTS& opts) {                     \
     RUN<T>(detail::Pass::Forward, {.input = input, .target = target, .out = out}, opts);                         \
@@ -81,4 +96,12 @@
     RUN<T>(detail::Pass::ForwardBackward,                                                                        \
            {.input = input, .target = target, .out = out, .grad_input = grad_input, .grad_target = grad_target}, \
            opts);                                                                                                \
+  }                                                                                                              \
+  void NAME##_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<T> target,                       \
+                       TensorView<T> grad_input, const OPTS& opts) {                                             \
+    NAME##_backward(grad_output, input, target, grad_input, TensorView<T>{}, opts);                              \
+  }                                                                                                              \
+  void NAME##_forward_backward(ConstView<T> input, ConstView<T> target, TensorView<T> out,                      \
+                               TensorView<T> grad_input, const OPTS& opts) {                                     \
+    NAME##_forward_backward(input, target, out, grad_input, TensorView<T>{}, opts);                              \
   }

@@ -77,29 +77,35 @@ struct PairwiseDist {
   }
 };
 
-/// 1 - <u, w> / (max(|u|, eps) max(|w|, eps)) over a row (PyTorch's cosine_similarity, whose
-/// clamp is not differentiated).
+/// 1 - <u, w> / (max(|u|, eps) max(|w|, eps)) over a row (PyTorch's cosine_similarity). As in
+/// PyTorch 2.x, the clamp passes gradients straight through: d max(|u|, eps) / du = u / |u| even
+/// where the clamp is active (0 for u = 0), so cos's derivative is
+///   w / (N_u N_w) - cos * u / (N_u |u|),   N = max(|.|, eps).
 struct CosineDist {
   double eps;
   struct Stats {
     double n1 = 0, n2 = 0, cos = 0;
+    double k1 = 0, k2 = 0;  ///< cos / (N_u |u|), cos / (N_w |w|): the norm terms of the gradient
   };
   template <class T>
   Stats eval(const ND<const T>& U, const ND<const T>& W, std::int64_t i, std::int64_t /*D*/, bool simd) const {
     const auto r = detail::row_sums(kernels::RowSum::Dot3, U, W, i, 0.0, simd);
     Stats s;
-    s.n1 = std::max(std::sqrt(r.s1), eps);
-    s.n2 = std::max(std::sqrt(r.s2), eps);
+    const double r1 = std::sqrt(r.s1), r2 = std::sqrt(r.s2);
+    s.n1 = std::max(r1, eps);
+    s.n2 = std::max(r2, eps);
     s.cos = r.s0 / (s.n1 * s.n2);
+    s.k1 = r1 == 0 ? 0.0 : s.cos / (s.n1 * r1);
+    s.k2 = r2 == 0 ? 0.0 : s.cos / (s.n2 * r2);
     return s;
   }
-  double du(double u, double w, const Stats& s) const { return -(w / (s.n1 * s.n2) - s.cos * u / (s.n1 * s.n1)); }
-  double dw(double u, double w, const Stats& s) const { return -(u / (s.n1 * s.n2) - s.cos * w / (s.n2 * s.n2)); }
+  double du(double u, double w, const Stats& s) const { return -(w / (s.n1 * s.n2) - s.k1 * u); }
+  double dw(double u, double w, const Stats& s) const { return -(u / (s.n1 * s.n2) - s.k2 * w); }
   static double value(const Stats& s) { return 1.0 - s.cos; }
   static bool linear() { return true; }
   static Lin lin(const Stats& s) {
     const double k = 1.0 / (s.n1 * s.n2);
-    return {s.cos / (s.n1 * s.n1), -k, 0.0, -k, s.cos / (s.n2 * s.n2), 0.0};
+    return {s.k1, -k, 0.0, -k, s.k2, 0.0};
   }
 };
 
@@ -232,6 +238,11 @@ void run_triplet(std::string_view fn, Pass pass, ConstView<T> anchor, ConstView<
   a.finish(pass, reduction, out, sums[0]);
 }
 
+/// PyTorch 2.x's functionals refuse margin <= 0 (a NaN margin passes, as there).
+void check_margin(std::string_view fn, double margin) {
+  if (margin <= 0) detail::fail(ErrorKind::Value, fn, "margin = ", margin, " must be > 0");
+}
+
 void check_p(std::string_view fn, double p) {
   if (!(p >= 0)) detail::fail(ErrorKind::Value, fn, "p = ", p, " must be >= 0 (or infinity)");
 }
@@ -240,6 +251,7 @@ template <class T>
 void run(Pass pass, ConstView<T> a, ConstView<T> p, ConstView<T> n, TensorView<T> out, ConstView<T> g,
          TensorView<T> ga, TensorView<T> gp, TensorView<T> gn, const TripletMarginLossOptions& o, Tensor<T>* owned) {
   constexpr std::string_view fn = "triplet_margin_loss";
+  check_margin(fn, o.margin);
   check_p(fn, o.p);
   run_triplet<T>(fn, pass, a, p, n, out, g, ga, gp, gn, o.margin, o.swap, o.reduction, PairwiseDist{o.p, o.eps}, owned);
 }
@@ -249,6 +261,7 @@ void run(Pass pass, ConstView<T> a, ConstView<T> p, ConstView<T> n, TensorView<T
          TensorView<T> ga, TensorView<T> gp, TensorView<T> gn, const TripletMarginWithDistanceLossOptions& o,
          Tensor<T>* owned) {
   constexpr std::string_view fn = "triplet_margin_with_distance_loss";
+  check_margin(fn, o.margin);
   if (o.distance == TripletDistance::Pairwise) {
     check_p(fn, o.p);
     run_triplet<T>(fn, pass, a, p, n, out, g, ga, gp, gn, o.margin, o.swap, o.reduction, PairwiseDist{o.p, o.eps},

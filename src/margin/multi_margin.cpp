@@ -11,6 +11,12 @@ namespace {
 
 using detail::Pass;
 
+/// A 0-d view (or buffer) as the vector of its one element; other views as they are.
+template <class T>
+TensorView<T> one_score(TensorView<T> v) {
+  return v.ndim() == 0 && !v.is_null() ? TensorView<T>(v.data(), Shape{1}) : v;
+}
+
 /// (1/C) sum_{j != y} w[y] max(0, margin - x_y + x_j)^p.
 template <class T>
 struct MultiMarginKernel {
@@ -49,16 +55,29 @@ void run_multi_margin(Pass pass, ConstView<T> input, ConstView<std::int64_t> tar
   constexpr std::string_view fn = "multi_margin_loss";
   if (o.p != 1 && o.p != 2) fail(ErrorKind::Value, fn, "p = ", o.p, " is not supported (only 1 and 2)");
   if (!std::isfinite(o.margin)) fail(ErrorKind::Value, fn, "margin = ", o.margin, " must be finite");
-  if (input.ndim() < 1 || input.ndim() > 2)
+  if (input.ndim() > 2)
     fail(ErrorKind::Shape, fn, "input must be a vector (C) or a matrix (N, C), got shape ", input.shape().str());
+  // PyTorch's forms: a 0-d input is one score (C = 1); the class id of a single row is () or (1),
+  // and the 'none' loss takes the target's shape.
+  if (input.ndim() == 0) {
+    input = one_score(input);
+    grad_input = one_score(grad_input);
+  }
   check_weight(fn, o.weight.size(), input.size(input.ndim() - 1));
-  // A 1-D input takes its class id as () or (1), as in PyTorch.
-  if (input.ndim() == 1 && target.ndim() == 1 && target.size(0) == 1) target = ConstView<std::int64_t>(target.data(), Shape{});
+  const Shape target_shape = target.shape();
+  if (target.ndim() <= 1 && target.numel() == 1 && (input.ndim() == 1 || input.size(0) == 1))
+    target = ConstView<std::int64_t>(target.data(), input.ndim() == 1 ? Shape{} : Shape{1});
+  const bool reshaped = o.reduction == Reduction::None && !(target.shape() == target_shape);
+  if (reshaped) {
+    if (out.numel() == 1) out = TensorView<T>(out.data(), target.shape());
+    if (grad_output.numel() == 1) grad_output = ConstView<T>(grad_output.data(), target.shape());
+  }
   const RowConfig cfg{.fn = fn, .reduction = o.reduction, .target = RowTarget::ClassIds, .max_ndim = 2};
   run_rows(cfg, pass,
            RowArgs<T, std::int64_t>{.input = input, .target = target, .out = out, .grad_output = grad_output,
                                     .grad_input = grad_input, .owned = owned},
            MultiMarginKernel<T>{o.p, o.margin, o.weight.empty() ? nullptr : o.weight.data()});
+  if (reshaped && owned) *owned = Tensor<T>(target_shape, std::move(owned->values()));
 }
 
 /// (1/C) sum over labels j (entries before the first -1) and non-labels i of max(0, 1 - x_j + x_i).
@@ -105,8 +124,16 @@ void run_multilabel_margin(Pass pass, ConstView<T> input, ConstView<std::int64_t
   constexpr std::string_view fn = "multilabel_margin_loss";
   check_data(fn, "input", input);
   check_data(fn, "target", target);
-  if (input.ndim() < 1 || input.ndim() > 2)
+  if (input.ndim() > 2)
     fail(ErrorKind::Shape, fn, "input must be a vector (C) or a matrix (N, C), got shape ", input.shape().str());
+  // PyTorch's forms: a 0-d input is one score (C = 1), and a single row's target may be 0-d when
+  // it holds one entry.
+  if (input.ndim() == 0) {
+    input = one_score(input);
+    grad_input = one_score(grad_input);
+  }
+  if (input.ndim() == 1 && target.ndim() == 0 && input.size(0) == 1)
+    target = ConstView<std::int64_t>(target.data(), Shape{1});
   check_same_shape(fn, "input", input.shape(), "target", target.shape());
   const std::int64_t C = input.size(input.ndim() - 1);
   for (std::int64_t i = 0; i < target.numel(); ++i) {

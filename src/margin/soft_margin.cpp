@@ -62,6 +62,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "core/api.hpp"
 #include "core/elementwise.hpp"
+#include "core/parallel.hpp"
 #include "core/rowwise.hpp"
 #include "kernels/logistic.hpp"
 #include "losskit/margin.hpp"
@@ -123,22 +124,56 @@ struct MultilabelSoftMarginKernel {
   }
 };
 
+/// grad_target (optional): PyTorch differentiates the target, d l_n / d y_c = -w_c x_c / C
+/// (its -(logsigmoid(x) - logsigmoid(-x)) w / C), times the row's upstream gradient; a second
+/// pass over the elements after the row driver.
 template <class T>
 void run_multilabel_soft_margin(Pass pass, ConstView<T> input, ConstView<T> target, TensorView<T> out,
                                 ConstView<T> grad_output, TensorView<T> grad_input,
-                                const MultilabelSoftMarginOptions<T>& o, Tensor<T>* owned = nullptr) {
+                                const MultilabelSoftMarginOptions<T>& o, Tensor<T>* owned = nullptr,
+                                TensorView<T> grad_target = {}) {
+  using namespace detail;
   constexpr std::string_view fn = "multilabel_soft_margin_loss";
   ConstView<T> w = o.weight;
   if (!w.is_null()) {
-    detail::check_data(fn, "weight", w);
-    detail::check_data(fn, "input", input);
-    w = detail::broadcast_to(fn, "weight", w, input.shape());
+    check_data(fn, "weight", w);
+    check_data(fn, "input", input);
+    w = broadcast_to(fn, "weight", w, input.shape());
   }
-  const detail::RowConfig cfg{.fn = fn, .reduction = o.reduction, .class_last = true};
-  detail::run_rows(cfg, pass,
-                   detail::RowArgs<T, T>{.input = input, .target = target, .out = out, .grad_output = grad_output,
-                                         .grad_input = grad_input, .owned = owned, .weight = w},
-                   MultilabelSoftMarginKernel<T>{});
+  const bool want_gt = has_backward(pass) && !grad_target.is_null();
+  if (want_gt) {  // checked first: the row driver writes once its own checks pass
+    check_data(fn, "input", input);
+    check_data(fn, "target", target);
+    check_same_shape(fn, "input", input.shape(), "target", target.shape());
+    check_output(fn, "grad_target", grad_target, input.shape());
+    check_no_overlap(fn, "grad_target", grad_target, named("input", input), named("target", target),
+                     named("weight", w), named("grad_output", grad_output), named("out", ConstView<T>(out)),
+                     named("grad_input", ConstView<T>(grad_input)));
+  }
+  const RowConfig cfg{.fn = fn, .reduction = o.reduction, .class_last = true};
+  run_rows(cfg, pass,
+           RowArgs<T, T>{.input = input, .target = target, .out = out, .grad_output = grad_output,
+                         .grad_input = grad_input, .owned = owned, .weight = w},
+           MultilabelSoftMarginKernel<T>{});
+  if (!want_gt) return;
+  const std::int64_t C = input.ndim() == 0 ? 1 : input.size(input.ndim() - 1);
+  const std::int64_t rows = C == 0 ? 0 : input.numel() / C;
+  const Shape loss_shape = input.ndim() == 0 ? Shape{} : drop_dim(input.shape(), input.ndim() - 1);
+  const bool g_tensor = pass == Pass::Backward && o.reduction == Reduction::None;
+  const double g = pass == Pass::Backward && !g_tensor
+                       ? scalar_grad_output<T>(fn, o.reduction, grad_output, loss_shape)
+                       : 1.0;
+  const double scale = reduce_scale(o.reduction, g, static_cast<double>(rows)) / static_cast<double>(C);
+  parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(C, 1)), [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t n = b; n < e; ++n) {
+      const double up = g_tensor ? static_cast<double>(grad_output.flat(n)) / static_cast<double>(C) : scale;
+      for (std::int64_t c = 0; c < C; ++c) {
+        const std::int64_t i = n * C + c;
+        const double wi = w.is_null() ? 1.0 : static_cast<double>(w.flat(i));
+        grad_target.flat(i) = static_cast<T>(-up * wi * static_cast<double>(input.flat(i)));
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -149,6 +184,11 @@ LOSSKIT_DEFINE_LOSS(multilabel_soft_margin_loss, float, float, MultilabelSoftMar
                     run_multilabel_soft_margin)
 LOSSKIT_DEFINE_LOSS(multilabel_soft_margin_loss, double, double, MultilabelSoftMarginOptions<double>,
                     run_multilabel_soft_margin)
+
+LOSSKIT_DEFINE_TARGET_GRAD(multilabel_soft_margin_loss, float, MultilabelSoftMarginOptions<float>,
+                           run_multilabel_soft_margin)
+LOSSKIT_DEFINE_TARGET_GRAD(multilabel_soft_margin_loss, double, MultilabelSoftMarginOptions<double>,
+                           run_multilabel_soft_margin)
 
 }  // namespace losskit
 #endif  // HWY_ONCE

@@ -72,51 +72,156 @@ constexpr std::string_view kFn = "gaussian_nll_loss";
 template <class T>
 void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, TensorView<T> out,
          ConstView<T> grad_output, TensorView<T> grad_input, TensorView<T> grad_target, TensorView<T> grad_var,
-         const GaussianNLLLossOptions& o, Tensor<T>* owned = nullptr) {
+         const GaussianNLLLossOptions& o, Tensor<T>* owned = nullptr);
+
+/// The output checks of both paths (nothing is written): `out` (allocated into `owned` when
+/// given) of the loss shape or 0-d, and each wanted gradient of its operand's shape, none of
+/// them overlapping an input or each other. Returns the scalar upstream gradient (1 unless a
+/// Mean/Sum backward).
+template <class T>
+double check_outputs(Pass pass, Reduction r, const Shape& loss_shape, ConstView<T> input, ConstView<T> target,
+                     ConstView<T> var, TensorView<T>& out, Tensor<T>* owned, ConstView<T> grad_output,
+                     TensorView<T> grad_input, TensorView<T> grad_target, TensorView<T> grad_var) {
+  using namespace detail;
+  if (owned) out = allocate(*owned, out_shape_of(r, loss_shape));
+  if (has_forward(pass)) {
+    check_output(kFn, "out", out, out_shape_of(r, loss_shape));
+    check_no_overlap(kFn, "out", out, named("input", input), named("target", target), named("var", var));
+  }
+  double g_scalar = 1.0;
+  if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(kFn, r, grad_output, loss_shape);
+  auto check_grad = [&](std::string_view name, const TensorView<T>& g, const Shape& expected) {
+    check_output(kFn, name, g, expected);
+    check_no_overlap(kFn, name, g, named("input", input), named("target", target), named("var", var),
+                     named("grad_output", grad_output), named("out", ConstView<T>(out)));
+  };
+  if (!has_backward(pass)) return g_scalar;
+  check_grad("grad_input", grad_input, input.shape());
+  if (!grad_target.is_null()) {
+    check_grad("grad_target", grad_target, target.shape());
+    check_no_overlap(kFn, "grad_target", grad_target, named("grad_input", grad_input));
+  }
+  if (!grad_var.is_null()) {
+    check_grad("grad_var", grad_var, var.shape());
+    check_no_overlap(kFn, "grad_var", grad_var, named("grad_input", grad_input), named("grad_target", grad_target));
+  }
+  return g_scalar;
+}
+
+/// `full` (of the loss shape) summed over the dims along which an operand of shape `to` was
+/// broadcast, written into `dst` (of shape `to`): the gradient of a broadcast operand. In
+/// float64, in flat order (deterministic).
+template <class T>
+void sum_to(const Tensor<T>& full, TensorView<T> dst) {
+  std::vector<double> acc(static_cast<std::size_t>(dst.numel()), 0.0);
+  const auto b = detail::broadcast_to(kFn, "gradient", TensorView<double>(acc.data(), dst.shape()), full.shape());
+  for (std::int64_t i = 0; i < full.numel(); ++i) b.flat(i) += static_cast<double>(full[i]);
+  for (std::int64_t i = 0; i < dst.numel(); ++i) dst.flat(i) = static_cast<T>(acc[static_cast<std::size_t>(i)]);
+}
+
+/// A view of `v` broadcast to `shape`, copied contiguous.
+template <class T>
+Tensor<T> expanded(ConstView<T> v, const Shape& shape, std::string_view name) {
+  const auto b = detail::broadcast_to(kFn, name, v, shape);
+  Tensor<T> t(shape);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = b.flat(i);
+  return t;
+}
+
+/// The general broadcast of PyTorch 2.x: target broadcasts against the input (the loss takes the
+/// broadcast shape S, NumPy rules), and var against S (a per-row var is unsqueezed first). Each
+/// operand is expanded to S, the same-shape loss runs on the copies, and each gradient is summed
+/// back over its operand's broadcast dims. Validation first, as everywhere.
+template <class T>
+void run_broadcast(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, TensorView<T> out,
+                   ConstView<T> grad_output, TensorView<T> grad_input, TensorView<T> grad_target,
+                   TensorView<T> grad_var, const GaussianNLLLossOptions& o, Tensor<T>* owned) {
+  using namespace detail;
+  const Shape& xs = input.shape();
+  const int nd = xs.ndim();
+  // S = broadcast(input, target).
+  const int sd = std::max(nd, target.ndim());
+  Shape S;
+  for (int k = 0; k < sd; ++k) {
+    const int i = k - (sd - nd), j = k - (sd - target.ndim());
+    const std::int64_t a = i >= 0 ? xs[i] : 1, b = j >= 0 ? target.size(j) : 1;
+    if (a != b && a != 1 && b != 1)
+      fail(ErrorKind::Shape, kFn, "input of shape ", xs.str(), " and target of shape ", target.shape().str(),
+           " do not broadcast");
+    S.push_back(a == 1 ? b : a);
+  }
+  // var as PyTorch unsqueezes it (one variance per row: a trailing dim of 1), then broadcast to S.
+  const bool unsqueeze = !(var.shape() == xs) && var.ndim() == nd - 1;
+  auto unsqueezed = [&](auto view) {  // a trailing dim of extent 1
+    if (!unsqueeze || view.is_null()) return view;
+    Shape vs = view.shape(), st = view.strides();
+    vs.push_back(1);
+    st.push_back(0);
+    return decltype(view)(view.data(), vs, st);
+  };
+  const ConstView<T> v = unsqueezed(var);
+  (void)broadcast_to(kFn, "var", v, S);
+  (void)check_outputs<T>(pass, o.reduction, S, input, target, var, out, owned, grad_output, grad_input, grad_target,
+                         grad_var);
+  const bool want_gt = has_backward(pass) && !grad_target.is_null();
+  const bool want_gv = has_backward(pass) && !grad_var.is_null();
+  for (std::int64_t i = 0; i < var.numel(); ++i)
+    if (var.flat(i) < T(0))
+      fail(ErrorKind::Value, kFn, "var[", position_of(var.shape(), i), "] = ", var.flat(i),
+           " is negative; variances must be >= 0");
+  // ---- validation done: from here on outputs are written ----
+  const Tensor<T> X = expanded(input, S, "input"), Y = expanded(target, S, "target"), V = expanded(v, S, "var");
+  Tensor<T> gx, gy, gv;
+  if (has_backward(pass)) gx = Tensor<T>(S);
+  if (want_gt) gy = Tensor<T>(S);
+  if (want_gv) gv = Tensor<T>(S);
+  run<T>(pass, X, Y, V, out, grad_output, has_backward(pass) ? gx.view() : TensorView<T>{},
+         want_gt ? gy.view() : TensorView<T>{}, want_gv ? gv.view() : TensorView<T>{}, o);
+  if (has_backward(pass)) sum_to(gx, grad_input);
+  if (want_gt) sum_to(gy, grad_target);
+  if (want_gv) sum_to(gv, unsqueezed(grad_var));
+}
+
+template <class T>
+void run(Pass pass, ConstView<T> input, ConstView<T> target, ConstView<T> var, TensorView<T> out,
+         ConstView<T> grad_output, TensorView<T> grad_input, TensorView<T> grad_target, TensorView<T> grad_var,
+         const GaussianNLLLossOptions& o, Tensor<T>* owned) {
   using namespace detail;
   const Reduction r = o.reduction;
   check_reduction(kFn, r);
   check_data(kFn, "input", input);
   check_data(kFn, "target", target);
   check_data(kFn, "var", var);
-  check_same_shape(kFn, "input", input.shape(), "target", target.shape());
   if (!(o.eps >= 0)) fail(ErrorKind::Value, kFn, "eps = ", o.eps, " must be >= 0");
   const Shape& shape = input.shape();
   const int nd = shape.ndim();
   const int lead = nd > 0 ? nd - 1 : 0;
   bool per_row = false;  // one variance per row (homoscedastic)
+  bool general = !(target.shape() == shape);  // a broadcast other than var's per-row form
   if (!(var.shape() == shape)) {
     const bool fewer = nd > 0 && var.shape() == drop_dim(shape, nd - 1);
-    const bool last1 = nd > 0 && var.ndim() == nd && var.size(nd - 1) == 1 &&
-                       drop_dim(var.shape(), nd - 1) == drop_dim(shape, nd - 1);
-    if (!fewer && !last1)  // ValueError in PyTorch ("var is of incorrect size"): ErrorKind::Value
+    // PyTorch 2.x: the input's ndim, and the extents of var where they differ sum to 1 (one
+    // differing dim, where var has extent 1).
+    std::int64_t differing = 0;
+    if (var.ndim() == nd)
+      for (int k = 0; k < nd; ++k)
+        if (var.size(k) != shape[k]) differing += var.size(k);
+    const bool one1 = var.ndim() == nd && differing == 1;
+    if (!fewer && !one1)  // ValueError in PyTorch ("var is of incorrect size"): ErrorKind::Value
       fail(ErrorKind::Value, kFn, "var has shape ", var.shape().str(), "; for input of shape ", shape.str(),
-           " it must have the input's shape, that shape with last dim 1, or that shape without its last dim");
-    per_row = true;
+           " it must have the input's shape, that shape without its last dim, or that shape with one dim of "
+           "extent 1");
+    per_row = fewer || (one1 && var.size(nd - 1) == 1 && shape[nd - 1] != 1);
+    if (!per_row) general = true;
   }
-  if (owned) out = allocate(*owned, out_shape_of(r, shape));
-  if (has_forward(pass)) {
-    check_output(kFn, "out", out, out_shape_of(r, shape));
-    check_no_overlap(kFn, "out", out, named("input", input), named("target", target), named("var", var));
+  if (general) {
+    run_broadcast<T>(pass, input, target, var, out, grad_output, grad_input, grad_target, grad_var, o, owned);
+    return;
   }
-  double g_scalar = 1.0;
-  if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(kFn, r, grad_output, shape);
+  const double g_scalar = check_outputs<T>(pass, r, shape, input, target, var, out, owned, grad_output, grad_input,
+                                           grad_target, grad_var);
   const bool want_gt = has_backward(pass) && !grad_target.is_null();
   const bool want_gv = has_backward(pass) && !grad_var.is_null();
-  auto check_grad = [&](std::string_view name, const TensorView<T>& g, const Shape& expected) {
-    check_output(kFn, name, g, expected);
-    check_no_overlap(kFn, name, g, named("input", input), named("target", target), named("var", var),
-                     named("grad_output", grad_output), named("out", ConstView<T>(out)));
-  };
-  if (has_backward(pass)) check_grad("grad_input", grad_input, shape);
-  if (want_gt) {
-    check_grad("grad_target", grad_target, shape);
-    check_no_overlap(kFn, "grad_target", grad_target, named("grad_input", grad_input));
-  }
-  if (want_gv) {
-    check_grad("grad_var", grad_var, var.shape());
-    check_no_overlap(kFn, "grad_var", grad_var, named("grad_input", grad_input), named("grad_target", grad_target));
-  }
   // Every input in [R, L] form (copied first when its strides do not allow it).
   Staged<const T> xs = stage_for_nd(input, lead, false), ys = stage_for_nd(target, lead, false);
   Staged<const T> vs = stage_for_nd(var, per_row ? var.ndim() : lead, false);

@@ -6,7 +6,7 @@ kernel, and the shape of the per-element losses (reduction='none'). One module p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 import warnings
 
 from .. import _losskit
@@ -18,7 +18,10 @@ Shape = Tuple[int, ...]
 class LossSpec:
     name: str                 # the C++ entry _losskit.<name>, also the Python function's name
     inputs: Tuple[str, ...]   # the array arguments, in the entry's order
-    grads: Tuple[bool, ...]   # per input: True when the C++ backward gives its gradient
+    # per input: True when the C++ backward gives its gradient; None where torch takes an input
+    # that requires grad and gives it no gradient (a label used only in comparisons); False where
+    # a gradient is refused (RuntimeError)
+    grads: Tuple[Optional[bool], ...]
     loss_shape: Callable[[Sequence[Shape], dict], Shape]  # shapes of inputs, options -> 'none' shape
 
     @property

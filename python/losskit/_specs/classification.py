@@ -2,4 +2,5 @@
 from . import LossSpec, shape_without_class_dim
 
 nll_loss = LossSpec("nll_loss", ("input", "target"), (True, False), shape_without_class_dim)
-cross_entropy = LossSpec("cross_entropy", ("input", "target"), (True, False), shape_without_class_dim)
+# cross_entropy: the target's gradient exists for probability targets (class ids cannot require grad)
+cross_entropy = LossSpec("cross_entropy", ("input", "target"), (True, True), shape_without_class_dim)

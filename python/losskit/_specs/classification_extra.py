@@ -2,8 +2,8 @@
 (include/losskit/classification.hpp)."""
 from . import LossSpec, shape_of_input, shape_without_class_dim
 
-binary_cross_entropy = LossSpec("binary_cross_entropy", ("input", "target"), (True, False), shape_of_input)
-binary_cross_entropy_with_logits = LossSpec("binary_cross_entropy_with_logits", ("input", "target"), (True, False),
+binary_cross_entropy = LossSpec("binary_cross_entropy", ("input", "target"), (True, True), shape_of_input)
+binary_cross_entropy_with_logits = LossSpec("binary_cross_entropy_with_logits", ("input", "target"), (True, True),
                                             shape_of_input)
 sigmoid_focal_loss = LossSpec("sigmoid_focal_loss", ("inputs", "targets"), (True, False), shape_of_input)
 softmax_focal_loss = LossSpec("softmax_focal_loss", ("input", "target"), (True, False), shape_without_class_dim)

@@ -12,10 +12,10 @@ def shape_without_last_dim(shapes, options):
     return tuple(shapes[0])[:-1]
 
 
-hinge_embedding_loss = LossSpec("hinge_embedding_loss", ("input", "target"), (True, False), shape_of_input)
-margin_ranking_loss = LossSpec("margin_ranking_loss", ("input1", "input2", "target"), (True, True, False),
+hinge_embedding_loss = LossSpec("hinge_embedding_loss", ("input", "target"), (True, None), shape_of_input)
+margin_ranking_loss = LossSpec("margin_ranking_loss", ("input1", "input2", "target"), (True, True, True),
                                shape_of_input)
-cosine_embedding_loss = LossSpec("cosine_embedding_loss", ("input1", "input2", "target"), (True, True, False),
+cosine_embedding_loss = LossSpec("cosine_embedding_loss", ("input1", "input2", "target"), (True, True, None),
                                  shape_of_target)
 triplet_margin_loss = LossSpec("triplet_margin_loss", ("anchor", "positive", "negative"), (True, True, True),
                                shape_without_last_dim)

@@ -1,5 +1,5 @@
 """Specs of the margin and hinge losses (include/losskit/margin.hpp)."""
-from . import LossSpec, shape_of_input, shape_without_class_dim
+from . import LossSpec, shape_of_input
 
 
 def shape_without_last_dim(shapes, options):
@@ -7,10 +7,15 @@ def shape_without_last_dim(shapes, options):
     return tuple(shapes[0])[:-1]
 
 
+def shape_of_target(shapes, options):
+    """multi_margin_loss: one loss per class id, shaped as the target ((), (1) or (N))."""
+    return tuple(shapes[1])
+
+
 soft_margin_loss = LossSpec("soft_margin_loss", ("input", "target"), (True, False), shape_of_input)
-multilabel_soft_margin_loss = LossSpec("multilabel_soft_margin_loss", ("input", "target"), (True, False),
+multilabel_soft_margin_loss = LossSpec("multilabel_soft_margin_loss", ("input", "target"), (True, True),
                                        shape_without_last_dim)
-multi_margin_loss = LossSpec("multi_margin_loss", ("input", "target"), (True, False), shape_without_class_dim)
+multi_margin_loss = LossSpec("multi_margin_loss", ("input", "target"), (True, False), shape_of_target)
 multilabel_margin_loss = LossSpec("multilabel_margin_loss", ("input", "target"), (True, False),
                                   shape_without_last_dim)
 hinge_loss = LossSpec("hinge_loss", ("input", "target"), (True, False), shape_without_last_dim)

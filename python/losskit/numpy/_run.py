@@ -35,9 +35,10 @@ def value(spec, arrays, options):
 
 
 def value_and_grad(spec, arrays, options):
-    """(loss, grad of each input that has a gradient kernel): the gradient of the loss summed
-    (an upstream gradient of ones for 'none')."""
+    """(loss, grad of each floating input that has a gradient kernel): the gradient of the loss
+    summed (an upstream gradient of ones for 'none'). Class ids (integers) have none."""
     arrays, options, out = _prepare(spec, arrays, options)
-    grads = tuple(np.empty_like(a, order="C") if has else None for a, has in zip(arrays, spec.grads))
+    grads = tuple(np.empty_like(a, order="C") if has and a.dtype.kind == "f" else None
+                  for a, has in zip(arrays, spec.grads))
     spec.entry("forward_backward", arrays, out, None, grads, **options)
     return (out,) + tuple(g for g in grads if g is not None)

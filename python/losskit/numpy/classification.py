@@ -27,7 +27,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, reduction="m
 
 def cross_entropy_with_grad(input, target, *, weight=None, ignore_index=-100, reduction="mean",
                             label_smoothing=0.0):
-    """(loss, grad_input) of cross_entropy."""
+    """(loss, grad_input) of cross_entropy; (loss, grad_input, grad_target) for probability targets."""
     return value_and_grad(specs.cross_entropy, (input, target),
                           dict(weight=weight, ignore_index=ignore_index, reduction=reduction,
                                label_smoothing=label_smoothing))

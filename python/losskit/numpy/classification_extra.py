@@ -11,7 +11,7 @@ def binary_cross_entropy(input, target, *, weight=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_grad(input, target, *, weight=None, reduction="mean"):
-    """(loss, grad_input) of binary_cross_entropy."""
+    """(loss, grad_input, grad_target) of binary_cross_entropy."""
     return value_and_grad(specs.binary_cross_entropy, (input, target), dict(weight=weight, reduction=reduction))
 
 
@@ -21,7 +21,7 @@ def binary_cross_entropy_with_logits(input, target, *, weight=None, reduction="m
 
 
 def binary_cross_entropy_with_logits_with_grad(input, target, *, weight=None, reduction="mean", pos_weight=None):
-    """(loss, grad_input) of binary_cross_entropy_with_logits."""
+    """(loss, grad_input, grad_target) of binary_cross_entropy_with_logits."""
     return value_and_grad(specs.binary_cross_entropy_with_logits, (input, target), dict(weight=weight, reduction=reduction, pos_weight=pos_weight))
 
 

@@ -21,7 +21,7 @@ def margin_ranking_loss(input1, input2, target, *, margin=0.0, reduction="mean")
 
 
 def margin_ranking_loss_with_grad(input1, input2, target, *, margin=0.0, reduction="mean"):
-    """(loss, grad_input1, grad_input2) of margin_ranking_loss."""
+    """(loss, grad_input1, grad_input2, grad_target) of margin_ranking_loss."""
     return value_and_grad(specs.margin_ranking_loss, (input1, input2, target), dict(margin=margin, reduction=reduction))
 
 

@@ -21,7 +21,7 @@ def multilabel_soft_margin_loss(input, target, *, weight=None, reduction="mean")
 
 
 def multilabel_soft_margin_loss_with_grad(input, target, *, weight=None, reduction="mean"):
-    """(loss, grad_input) of multilabel_soft_margin_loss."""
+    """(loss, grad_input, grad_target) of multilabel_soft_margin_loss."""
     return value_and_grad(specs.multilabel_soft_margin_loss, (input, target), dict(weight=weight, reduction=reduction))
 
 

@@ -115,7 +115,10 @@ def apply(spec, tensors, options):
             raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
         w = grad_on and t.requires_grad
         if w and not has:
-            raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {name} is not implemented")
+            if has is None:  # torch takes it and gives it no gradient (None), as here
+                w = False
+            else:
+                raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {name} is not implemented")
         wanted.append(w)
     if grad_on:
         for k, v in options.items():

@@ -64,6 +64,8 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     if distance_function in builtin:
         return apply(specs.triplet_margin_with_distance_loss, (anchor, positive, negative),
                      dict(distance=builtin[distance_function], margin=float(margin), swap=swap, reduction=reduction))
+    if margin <= 0:  # as torch 2.x's functional (the C++ loss checks it for the built-in distances)
+        raise ValueError(f"triplet_margin_with_distance_loss: margin = {margin:g} must be > 0")
     if not (anchor.dim() == positive.dim() == negative.dim()):
         raise RuntimeError(f"triplet_margin_with_distance_loss: anchor, positive and negative must have the same "
                            f"number of dims, got {anchor.dim()}, {positive.dim()} and {negative.dim()}")

@@ -3,8 +3,9 @@ PyTorch >= 2.6). Losses PyTorch lacks (log_cosh_loss, quantile_loss, msle_loss, 
 their defining library's options."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
+import torch
 from torch import Tensor
 
 from .._specs import legacy_reduction, regression as specs
@@ -54,11 +55,15 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
                  dict(log_input=log_input, full=full, eps=eps, reduction=reduction))
 
 
-def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = False, eps: float = 1e-6,
-                      reduction: str = "mean") -> Tensor:
-    """Gaussian negative log-likelihood, as torch.nn.functional.gaussian_nll_loss (PyTorch 1.13:
-    var shaped like input, with last dim 1, or without the last dim; var clamped at eps in the
-    forward only)."""
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Gaussian negative log-likelihood, as torch.nn.functional.gaussian_nll_loss (PyTorch 2.x: var
+    a float, shaped like input, without the last dim, or with one dim of extent 1; target
+    broadcast against input; var clamped at eps in the forward only)."""
+    if isinstance(var, float):  # as torch: a scalar variance for every element
+        if var < 0:
+            raise ValueError(f"gaussian_nll_loss: var = {var:g} is negative; variances must be >= 0")
+        var = torch.full_like(input, var)
     return apply(specs.gaussian_nll_loss, (input, target, var), dict(full=full, eps=eps, reduction=reduction))
 
 

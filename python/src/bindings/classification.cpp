@@ -49,8 +49,9 @@ void bind_classification(py::module_& m) {
             go(index_target(c.in[1], fn).view);
           } else if constexpr (is_half_v<T>) {
             c.unsupported_dtype(c.in[0], " with probability targets");
-          } else {
-            go(c.in[1].in<T>(fn));
+          } else {  // probabilities: the target's gradient too, when asked (grads[1])
+            const ConstView<T> y = c.in[1].in<T>(fn);
+            LOSSKIT_PY_RUN_WITH_TARGET_GRAD(cross_entropy, x, y, o);
           }
         });
       },

@@ -7,12 +7,6 @@ namespace losskit::python {
 
 using namespace pybind11::literals;
 
-/// Runs the three passes of loss NAME on input X and target Y with options O.
-#define LOSSKIT_PY_RUN(NAME, X, Y, O)                                                                     \
-  c.run([&] { NAME(X, Y, c.out.out<T>(fn), O); },                                                        \
-        [&] { NAME##_backward(c.grad_output.in<T>(fn), X, Y, c.grads[0].out<T>(fn), O); },               \
-        [&] { NAME##_forward_backward(X, Y, c.out.out<T>(fn), c.grads[0].out<T>(fn), O); })
-
 void bind_classification_extra(py::module_& m) {
   m.def(
       "binary_cross_entropy",
@@ -24,7 +18,7 @@ void bind_classification_extra(py::module_& m) {
         c.dispatch_float([&]<class T>() {
           const BCEOptions<T> o{.weight = wa.in<T>(fn), .reduction = reduction_from_string(reduction, fn)};
           const ConstView<T> x = c.in[0].in<T>(fn), y = c.in[1].in<T>(fn);
-          LOSSKIT_PY_RUN(binary_cross_entropy, x, y, o);
+          LOSSKIT_PY_RUN_WITH_TARGET_GRAD(binary_cross_entropy, x, y, o);
         });
       },
       LOSSKIT_PY_CALL_ARGS, "weight"_a = py::none(), "reduction"_a = "mean");
@@ -40,7 +34,7 @@ void bind_classification_extra(py::module_& m) {
           const BCEWithLogitsOptions<T> o{.weight = wa.in<T>(fn), .pos_weight = pa.in<T>(fn),
                                           .reduction = reduction_from_string(reduction, fn)};
           const ConstView<T> x = c.in[0].in<T>(fn), y = c.in[1].in<T>(fn);
-          LOSSKIT_PY_RUN(binary_cross_entropy_with_logits, x, y, o);
+          LOSSKIT_PY_RUN_WITH_TARGET_GRAD(binary_cross_entropy_with_logits, x, y, o);
         });
       },
       LOSSKIT_PY_CALL_ARGS, "weight"_a = py::none(), "reduction"_a = "mean", "pos_weight"_a = py::none());

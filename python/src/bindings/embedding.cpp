@@ -57,7 +57,13 @@ void bind_embedding(py::module_& m) {
         constexpr std::string_view fn = "margin_ranking_loss";
         const Call c(fn, pass, inputs, {"input1", "input2", "target"}, out, grad_output, grads);
         const MarginRankingLossOptions o{.margin = margin, .reduction = reduction_from_string(reduction, fn)};
-        c.dispatch_float([&]<class T>() { LOSSKIT_PY_RUN_PAIR_TARGET(margin_ranking_loss, o); });
+        c.dispatch_float([&]<class T>() {  // the target's gradient too, when asked (grads[2])
+          const ConstView<T> x1 = c.in[0].in<T>(fn), x2 = c.in[1].in<T>(fn), y = c.in[2].in<T>(fn);
+          const TensorView<T> g1 = c.grads[0].out<T>(fn), g2 = c.grads[1].out<T>(fn), gt = c.grads[2].out<T>(fn);
+          c.run([&] { margin_ranking_loss(x1, x2, y, c.out.out<T>(fn), o); },
+                [&] { margin_ranking_loss_backward(c.grad_output.in<T>(fn), x1, x2, y, g1, g2, gt, o); },
+                [&] { margin_ranking_loss_forward_backward(x1, x2, y, c.out.out<T>(fn), g1, g2, gt, o); });
+        });
       },
       LOSSKIT_PY_CALL_ARGS, "margin"_a = 0.0, "reduction"_a = "mean");
   m.def(

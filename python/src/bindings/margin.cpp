@@ -6,11 +6,6 @@ namespace losskit::python {
 
 using namespace pybind11::literals;
 
-#define LOSSKIT_PY_RUN_M(NAME, X, Y, O)                                                                   \
-  c.run([&] { NAME(X, Y, c.out.out<T>(fn), O); },                                                        \
-        [&] { NAME##_backward(c.grad_output.in<T>(fn), X, Y, c.grads[0].out<T>(fn), O); },               \
-        [&] { NAME##_forward_backward(X, Y, c.out.out<T>(fn), c.grads[0].out<T>(fn), O); })
-
 /// An entry for a loss with float targets and only a reduction option.
 #define LOSSKIT_PY_SIMPLE(NAME, OPTS)                                                                     \
   m.def(                                                                                                  \
@@ -22,7 +17,7 @@ using namespace pybind11::literals;
         c.dispatch_float([&]<class T>() {                                                                 \
           const OPTS o{.reduction = reduction_from_string(reduction, fn)};                                \
           const ConstView<T> x = c.in[0].in<T>(fn), y = c.in[1].in<T>(fn);                                \
-          LOSSKIT_PY_RUN_M(NAME, x, y, o);                                                                \
+          LOSSKIT_PY_RUN(NAME, x, y, o);                                                                \
         });                                                                                               \
       },                                                                                                  \
       LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean")
@@ -43,7 +38,7 @@ void bind_margin(py::module_& m) {
         c.dispatch_float([&]<class T>() {
           const MultilabelSoftMarginOptions<T> o{.weight = wa.in<T>(fn), .reduction = reduction_from_string(reduction, fn)};
           const ConstView<T> x = c.in[0].in<T>(fn), y = c.in[1].in<T>(fn);
-          LOSSKIT_PY_RUN_M(multilabel_soft_margin_loss, x, y, o);
+          LOSSKIT_PY_RUN_WITH_TARGET_GRAD(multilabel_soft_margin_loss, x, y, o);
         });
       },
       LOSSKIT_PY_CALL_ARGS, "weight"_a = py::none(), "reduction"_a = "mean");
@@ -60,7 +55,7 @@ void bind_margin(py::module_& m) {
                                         .reduction = reduction_from_string(reduction, fn)};
           const ConstView<T> x = c.in[0].in<T>(fn);
           const IndexTarget y = index_target(c.in[1], fn);
-          LOSSKIT_PY_RUN_M(multi_margin_loss, x, y.view, o);
+          LOSSKIT_PY_RUN(multi_margin_loss, x, y.view, o);
         });
       },
       LOSSKIT_PY_CALL_ARGS, "p"_a = 1, "margin"_a = 1.0, "weight"_a = py::none(), "reduction"_a = "mean");
@@ -75,7 +70,7 @@ void bind_margin(py::module_& m) {
           const MultilabelMarginOptions o{.reduction = reduction_from_string(reduction, fn)};
           const ConstView<T> x = c.in[0].in<T>(fn);
           const IndexTarget y = index_target(c.in[1], fn);
-          LOSSKIT_PY_RUN_M(multilabel_margin_loss, x, y.view, o);
+          LOSSKIT_PY_RUN(multilabel_margin_loss, x, y.view, o);
         });
       },
       LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
@@ -90,7 +85,7 @@ void bind_margin(py::module_& m) {
           const MulticlassPerceptronOptions o{.reduction = reduction_from_string(reduction, fn)};
           const ConstView<T> x = c.in[0].in<T>(fn);
           const IndexTarget y = index_target(c.in[1], fn);
-          LOSSKIT_PY_RUN_M(multiclass_perceptron_loss, x, y.view, o);
+          LOSSKIT_PY_RUN(multiclass_perceptron_loss, x, y.view, o);
         });
       },
       LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
