@@ -229,3 +229,30 @@ def test_gradcheck_float64():
     p = torch.log_softmax(torch.randn(3, 4, dtype=torch.float64), -1).requires_grad_()
     t = torch.softmax(torch.randn(3, 4, dtype=torch.float64), -1).requires_grad_()
     assert torch.autograd.gradcheck(lambda p, t: LT.kl_div(p, t, reduction="none"), (p, t))
+
+
+def test_scaled_loss_reuses_the_fused_gradient(monkeypatch):
+    """A scalar upstream gradient other than 1 (loss / steps, a GradScaler) scales the gradient
+    the fused forward computed instead of running the C++ backward again."""
+    import losskit.torch._function as fn_mod
+    passes = []
+    real = fn_mod._call
+    monkeypatch.setattr(fn_mod, "_call", lambda spec, pass_, *a: passes.append(pass_) or real(spec, pass_, *a))
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(6, 5, dtype=dtype, requires_grad=True)
+        y = torch.randint(0, 5, (6,))
+        xr = x.detach().clone().requires_grad_()
+        passes.clear()
+        (LT.cross_entropy(x, y, label_smoothing=0.1) * 0.25).backward()
+        assert passes == ["forward_backward"]
+        (F.cross_entropy(xr, y, label_smoothing=0.1) * 0.25).backward()
+        torch.testing.assert_close(x.grad, xr.grad)
+    # A non-finite factor and 16-bit gradients take the C++ backward.
+    x = torch.randn(6, 5, requires_grad=True)
+    passes.clear()
+    (LT.cross_entropy(x, y) * float("inf")).backward()
+    assert passes == ["forward_backward", "backward"]
+    xb = torch.randn(6, 5).bfloat16().requires_grad_()
+    passes.clear()
+    (LT.cross_entropy(xb, y) * 0.5).backward()
+    assert passes == ["forward_backward", "backward"]

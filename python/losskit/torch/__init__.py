@@ -29,3 +29,5 @@ __all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid
             "poly1_cross_entropy"]
 __all__ += ["soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
             "hinge_loss", "squared_hinge_loss", "categorical_hinge_loss", "multiclass_perceptron_loss"]
+
+from . import nn  # noqa: E402  (module classes; imported last, it reads the functions above)

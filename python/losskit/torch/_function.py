@@ -4,12 +4,15 @@
 
 Forward runs the C++ forward kernel; when a gradient will be needed and the loss is reduced to a
 scalar, it runs the fused forward+backward kernel instead and keeps the gradients. Backward hands
-those back when the upstream gradient is exactly 1 (loss.backward()), and otherwise runs the C++
-backward kernel with the upstream gradient (reduction='none', or a scaled loss). No gradient is
-ever computed with torch ops. Tensors reach C++ through DLPack without copies, whatever their
+those back when the upstream gradient is exactly 1 (loss.backward()), scales them by a finite
+scalar upstream gradient (a scaled loss), and otherwise runs the C++ backward kernel with the
+upstream gradient (reduction='none', 16-bit gradients, a non-finite factor). No gradient is
+computed with torch ops (the scaling aside). Tensors reach C++ through DLPack without copies, whatever their
 strides.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -26,6 +29,7 @@ def _dl(t):
 
 
 _HALF = (torch.bfloat16, torch.float16)
+_SCALABLE = (torch.float32, torch.float64)
 
 
 def _acc_dtype(dtype):
@@ -96,7 +100,18 @@ class _LossFunction(torch.autograd.Function):
 
 def _backward(ctx, grad_out):
     grads, ctx.fused_grads = ctx.fused_grads, None  # hand them out once (autograd may keep them)
-    if grads is None or grad_out.numel() != 1 or grad_out.item() != 1.0:
+    if grads is not None and grad_out.numel() == 1:
+        s = grad_out.item()
+        if s != 1.0:
+            # The loss is a scalar, so its gradient is linear in the upstream one (a GradScaler,
+            # loss / accumulation_steps, a weighted sum of losses): scale the fused gradients
+            # instead of running the backward again. 16-bit gradients and a non-finite factor
+            # take the C++ backward (one rounding, and its handling of inf * 0).
+            if math.isfinite(s) and all(g is None or g.dtype in _SCALABLE for g in grads):
+                grads = tuple(None if g is None else g.mul_(s) for g in grads)
+            else:
+                grads = None
+    if grads is None or grad_out.numel() != 1:
         tensors = ctx.saved_tensors
         grads = _empty_grads(tensors, ctx.wanted)
         _call(ctx.spec, "backward", tensors, None, grad_out, grads, ctx.options)
