@@ -110,7 +110,8 @@ Array to_array(py::handle obj, std::string_view fn, std::string_view name, bool 
     if (a.dtype_ == DType::Other) {
       const int code = t.dtype.code, bits = t.dtype.bits;
       const char* kind = code == kDLInt ? "int" : code == kDLUInt ? "uint" : code == kDLFloat ? "float"
-                         : code == kDLBfloat ? "bfloat" : nullptr;
+                         : code == kDLBfloat ? "bfloat" : code == kDLComplex ? "complex"
+                         : nullptr;
       a.other_dtype_ = kind ? std::string(kind) + std::to_string(bits)
                             : "DLPack type code " + std::to_string(code) + " (" + std::to_string(bits) + " bits)";
       if (t.dtype.lanes != 1) a.other_dtype_ += " x" + std::to_string(t.dtype.lanes);

@@ -171,3 +171,21 @@ def test_unsupported_dtypes_are_named():
         LN.cross_entropy(np.ones((3, 4), dtype=bool), np.array([0, 1, 2]))
     with pytest.raises(RuntimeError, match="^nll_loss: target has dtype float32, expected int64 or int32"):
         LT.nll_loss(x, torch.zeros(4))
+
+
+def test_tensors_losskit_cannot_read_in_place_are_refused():
+    """Other devices (meta stands in for CUDA here), sparse and nested tensors: a clear error
+    naming the argument, never a silent copy."""
+    xm, ym = torch.randn(4, 3, device="meta"), torch.zeros(4, dtype=torch.long, device="meta")
+    with pytest.raises(RuntimeError, match="cross_entropy: input is on device 'meta'; losskit runs on CPU"):
+        LT.cross_entropy(xm, ym)
+    with pytest.raises(RuntimeError, match="cross_entropy: weight is on device 'meta'"):
+        LT.cross_entropy(torch.randn(4, 3), torch.zeros(4, dtype=torch.long), weight=torch.ones(3, device="meta"))
+    sp = torch.randn(4, 3).to_sparse()
+    with pytest.raises(RuntimeError, match="mse_loss: input has layout torch.sparse_coo; losskit takes dense"):
+        LT.mse_loss(sp, torch.randn(4, 3))
+    nested = torch.nested.nested_tensor([torch.randn(2), torch.randn(3)])
+    with pytest.raises(RuntimeError, match="l1_loss: target is a nested tensor"):
+        LT.l1_loss(torch.randn(2), nested)
+    with pytest.raises(NotImplementedError, match="mse_loss: input has dtype complex64"):
+        LT.mse_loss(torch.randn(4, dtype=torch.complex64), torch.randn(4, dtype=torch.complex64))

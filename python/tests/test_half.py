@@ -66,3 +66,27 @@ def test_numpy_float16():
     np.testing.assert_allclose(loss, ref.item(), rtol=1e-6)
     np.testing.assert_allclose(grad.astype(np.float32), xr.grad.numpy().astype(np.float16).astype(np.float32),
                                rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("half", HALF, ids=["bf16", "fp16"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_half(half, reduction, log_target):
+    """kl_div's 16-bit C++ overloads from Python: float32 arithmetic, the loss and both
+    gradients in the inputs' dtype, as torch on the float32 values rounded once."""
+    gen = torch.Generator().manual_seed(seed_of("kl", reduction, log_target))
+    x = torch.log_softmax(torch.randn(6, 7, generator=gen), 1).to(half)
+    t = torch.softmax(torch.randn(6, 7, generator=gen), 1)
+    t = (torch.log(t) if log_target else t).to(half)
+    xa, ta = x.clone().requires_grad_(), t.clone().requires_grad_()
+    a = LT.kl_div(xa, ta, reduction=reduction, log_target=log_target)
+    assert a.dtype == half
+    xr, tr = x.float().requires_grad_(), t.float().requires_grad_()
+    b = F.kl_div(xr, tr, reduction=reduction, log_target=log_target)
+    torch.testing.assert_close(a.float(), b.to(half).float(), **TOL[half])
+    g = torch.rand(b.shape, generator=gen) + 0.5
+    ga = torch.autograd.grad(a, [xa, ta], g.to(half))
+    gb = torch.autograd.grad(b, [xr, tr], g.to(half).float())
+    for u, v in zip(ga, gb):
+        assert u.dtype == half
+        torch.testing.assert_close(u.float(), v.to(half).float(), **TOL[half])

@@ -121,6 +121,18 @@ def _backward(ctx, grad_out):
 _backward_once = once_differentiable(_backward)
 
 
+def _unsupported(spec, name, t):
+    """A clear error for a tensor losskit cannot read in place (it never copies silently)."""
+    where = f"losskit.torch.{spec.name}: {name}"
+    if t.is_nested:
+        raise RuntimeError(f"{where} is a nested tensor; losskit takes dense CPU tensors")
+    if t.device.type != "cpu":
+        raise RuntimeError(f"{where} is on device '{t.device}'; losskit runs on CPU tensors only "
+                           f"(move it with .cpu())")
+    raise RuntimeError(f"{where} has layout {t.layout}; losskit takes dense (strided) tensors "
+                       f"(convert it with .to_dense())")
+
+
 def apply(spec, tensors, options):
     """The loss `spec` of `tensors` as a torch tensor that supports .backward()."""
     grad_on = torch.is_grad_enabled()
@@ -128,6 +140,8 @@ def apply(spec, tensors, options):
     for name, t, has in zip(spec.inputs, tensors, spec.grads):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.device.type != "cpu" or t.layout is not torch.strided or t.is_nested:
+            _unsupported(spec, name, t)
         w = grad_on and t.requires_grad
         if w and not has:
             if has is None:  # torch takes it and gives it no gradient (None), as here
@@ -135,9 +149,11 @@ def apply(spec, tensors, options):
             else:
                 raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {name} is not implemented")
         wanted.append(w)
-    if grad_on:
-        for k, v in options.items():
-            if isinstance(v, torch.Tensor) and v.requires_grad:
+    for k, v in options.items():
+        if isinstance(v, torch.Tensor):
+            if v.device.type != "cpu" or v.layout is not torch.strided or v.is_nested:
+                _unsupported(spec, k, v)
+            if grad_on and v.requires_grad:
                 raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
     wanted = tuple(wanted)
     if any(wanted):

@@ -14,12 +14,13 @@ void bind_distribution(py::module_& m) {
         constexpr std::string_view fn = "kl_div";
         const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
         const KLDivOptions o{.reduction = reduction_from_string(reduction, fn), .log_target = log_target};
-        c.dispatch_float([&]<class T>() {
+        c.dispatch_float_or_half([&]<class T>() {
+          using A = acc_t<T>;  // loss and upstream gradient (float32 for 16-bit inputs)
           const ConstView<T> x = c.in[0].in<T>(fn), t = c.in[1].in<T>(fn);
           const TensorView<T> gx = c.grads[0].out<T>(fn), gt = c.grads[1].out<T>(fn);
-          c.run([&] { kl_div(x, t, c.out.out<T>(fn), o); },
-                [&] { kl_div_backward(c.grad_output.in<T>(fn), x, t, gx, gt, o); },
-                [&] { kl_div_forward_backward(x, t, c.out.out<T>(fn), gx, gt, o); });
+          c.run([&] { kl_div(x, t, c.out.out<A>(fn), o); },
+                [&] { kl_div_backward(c.grad_output.in<A>(fn), x, t, gx, gt, o); },
+                [&] { kl_div_forward_backward(x, t, c.out.out<A>(fn), gx, gt, o); });
         });
       },
       LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean", "log_target"_a = false);
