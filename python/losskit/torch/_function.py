@@ -140,7 +140,7 @@ def apply(spec, tensors, options):
     for name, t, has in zip(spec.inputs, tensors, spec.grads):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.device.type != "cpu" or t.layout is not torch.strided or t.is_nested:
+        if not t.is_cpu or t.layout is not torch.strided or t.is_nested:  # is_cpu: the cheap test
             _unsupported(spec, name, t)
         w = grad_on and t.requires_grad
         if w and not has:
@@ -151,7 +151,7 @@ def apply(spec, tensors, options):
         wanted.append(w)
     for k, v in options.items():
         if isinstance(v, torch.Tensor):
-            if v.device.type != "cpu" or v.layout is not torch.strided or v.is_nested:
+            if not v.is_cpu or v.layout is not torch.strided or v.is_nested:
                 _unsupported(spec, k, v)
             if grad_on and v.requires_grad:
                 raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
