@@ -2,16 +2,61 @@
 
 A LossSpec names the C++ entry (`_losskit.<name>`), its inputs, which inputs have a gradient
 kernel, and the shape of the per-element losses (reduction='none'). One module per loss family.
+Its options (names, types, defaults) are read from the C++ binding's signature, where they are
+written once (python/src/bindings/*.cpp): `spec.options`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+import ast
+import re
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
 import warnings
 
 from .. import _losskit
 
 Shape = Tuple[int, ...]
+
+
+class Option(NamedTuple):
+    name: str
+    kind: str      # 'str', 'float', 'int', 'bool' or 'tensor' (an optional array: None or a tensor)
+    default: Any
+
+
+# The binding's signature as pybind11 writes it in the docstring's first line, e.g.
+#   mse_loss(pass: str, inputs: tuple, out: object = None, grad_output: object = None,
+#            grads: tuple = (), reduction: str = 'mean', weight: object = None) -> None
+# (pybind11 3 writes a float as "typing.SupportsFloat | typing.SupportsIndex", 2.x as "float").
+_CALL_ARGS = ("pass", "inputs", "out", "grad_output", "grads")
+_ARG = re.compile(r"(\w+): ([\w. |\[\]]+?)(?: = ([^,]+))?(?:, |$)")
+
+
+def _kind(annotation: str) -> str:
+    a = annotation.strip()
+    if a in ("str", "bool"):
+        return a
+    if a == "float" or "SupportsFloat" in a:
+        return "float"
+    if a == "int" or "SupportsInt" in a:
+        return "int"
+    if a == "object":
+        return "tensor"
+    raise TypeError(f"losskit: binding option type {annotation!r} has no schema kind")
+
+
+def binding_options(entry) -> Tuple[Option, ...]:
+    """The options of a C++ entry (after the five call arguments), from its signature."""
+    line = entry.__doc__.lstrip().split("\n", 1)[0]
+    m = re.match(r"\w+\((.*)\) -> ", line)
+    if not m:
+        raise TypeError(f"losskit: cannot read the signature of {line!r}")
+    options = []
+    for name, annotation, default in _ARG.findall(m.group(1)):
+        if name in _CALL_ARGS:
+            continue
+        options.append(Option(name, _kind(annotation), ast.literal_eval(default)))
+    return tuple(options)
 
 
 @dataclass(frozen=True)
@@ -27,6 +72,13 @@ class LossSpec:
     @property
     def entry(self):
         return getattr(_losskit, self.name)
+
+    # the loss's options in the C++ entry's order, with their kinds and defaults (read once, at
+    # import: a plain attribute, which torch.compile reads without tracing a parser)
+    options: Tuple[Option, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", binding_options(getattr(_losskit, self.name)))
 
     def out_shape(self, shapes: Sequence[Shape], options: dict) -> Shape:
         if options.get("reduction", "mean") != "none":

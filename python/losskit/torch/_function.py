@@ -58,8 +58,10 @@ def _call(spec, pass_, tensors, out, grad_output, grads, options):
                **opts)
 
 
-def _forward(spec, tensors, options, grads_wanted):
-    """Runs forward (or forward_backward when any gradient is wanted); returns (out, grads)."""
+def forward_kernel(spec, tensors, options, grads_wanted):
+    """Runs forward (or forward_backward when any gradient is wanted); returns (out, grads): out
+    in the accumulation dtype (float32 for 16-bit inputs), grads None or a buffer per wanted
+    input (grad_input always)."""
     x = tensors[0]
     out = torch.empty(spec.out_shape([t.shape for t in tensors], options), dtype=_acc_dtype(x.dtype),
                       device=x.device)
@@ -69,6 +71,14 @@ def _forward(spec, tensors, options, grads_wanted):
         return out, grads
     _call(spec, "forward", tensors, out, None, (), options)
     return out, None
+
+
+def backward_kernel(spec, tensors, options, grad_output, wanted):
+    """Runs the C++ backward with the upstream gradient; a buffer per wanted input (grad_input
+    always), None for the others."""
+    grads = _empty_grads(tensors, wanted)
+    _call(spec, "backward", tensors, None, grad_output, grads, options)
+    return grads
 
 
 def _empty_grads(tensors, wanted):
@@ -84,7 +94,7 @@ class _LossFunction(torch.autograd.Function):
         ctx.spec, ctx.options, ctx.wanted = spec, options, wanted
         ctx.save_for_backward(*tensors)
         fused = options.get("reduction", "mean") != "none"
-        out, grads = _forward(spec, tensors, options, wanted if fused else (False,) * len(tensors))
+        out, grads = forward_kernel(spec, tensors, options, wanted if fused else (False,) * len(tensors))
         ctx.fused_grads = grads
         return out.to(tensors[0].dtype)  # a 16-bit input gets its loss in its dtype, as in torch
 
@@ -112,9 +122,7 @@ def _backward(ctx, grad_out):
             else:
                 grads = None
     if grads is None or grad_out.numel() != 1:
-        tensors = ctx.saved_tensors
-        grads = _empty_grads(tensors, ctx.wanted)
-        _call(ctx.spec, "backward", tensors, None, grad_out, grads, ctx.options)
+        grads = backward_kernel(ctx.spec, ctx.saved_tensors, ctx.options, grad_out, ctx.wanted)
     return (None, None, None) + tuple(grads)
 
 
@@ -133,8 +141,39 @@ def _unsupported(spec, name, t):
                        f"(convert it with .to_dense())")
 
 
+def _wanted(spec, tensors, options, grad_on):
+    """Per input, whether its gradient is wanted; errors for inputs losskit cannot take."""
+    wanted = []
+    for name, t, has in zip(spec.inputs, tensors, spec.grads):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.device.type != "cpu" or t.layout != torch.strided or t.is_nested:
+            _unsupported(spec, name, t)
+        w = grad_on and t.requires_grad
+        if w and not has:
+            if has is None:
+                w = False
+            else:
+                raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {name} is not implemented")
+        wanted.append(w)
+    for k, v in options.items():
+        if isinstance(v, torch.Tensor):
+            if v.device.type != "cpu" or v.layout != torch.strided or v.is_nested:
+                _unsupported(spec, k, v)
+            if grad_on and v.requires_grad:
+                raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
+    return tuple(wanted)
+
+
+def _compiling() -> bool:
+    """True while torch.compile traces (the tests also set it to run the operators eagerly)."""
+    return torch.compiler.is_compiling()
+
+
 def apply(spec, tensors, options):
     """The loss `spec` of `tensors` as a torch tensor that supports .backward()."""
+    if _compiling():  # torch.compile traces the custom operator (losskit.torch._ops)
+        return _ops.call(spec, tensors, options, _wanted(spec, tensors, options, torch.is_grad_enabled()))
     grad_on = torch.is_grad_enabled()
     wanted = []
     for name, t, has in zip(spec.inputs, tensors, spec.grads):
@@ -158,4 +197,7 @@ def apply(spec, tensors, options):
     wanted = tuple(wanted)
     if any(wanted):
         return _LossFunction.apply(spec, options, wanted, *tensors)
-    return _forward(spec, tensors, options, wanted)[0].to(tensors[0].dtype)
+    return forward_kernel(spec, tensors, options, wanted)[0].to(tensors[0].dtype)
+
+
+from . import _ops  # noqa: E402  (the custom operators; they call the kernels above)
