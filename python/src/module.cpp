@@ -10,6 +10,7 @@ void bind_distribution(py::module_& m);
 void bind_segmentation(py::module_& m);
 void bind_regression(py::module_& m);
 void bind_embedding(py::module_& m);
+void bind_buffers(py::module_& m);  // the pool of large output buffers (bindings/buffers.cpp)
 }  // namespace losskit::python
 
 PYBIND11_MODULE(_losskit, m) {
@@ -27,4 +28,5 @@ PYBIND11_MODULE(_losskit, m) {
   lp::bind_segmentation(m);
   lp::bind_regression(m);
   lp::bind_embedding(m);
+  lp::bind_buffers(m);
 }

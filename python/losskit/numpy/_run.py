@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._buffers import numpy_empty
+
 __all__ = ["value", "value_and_grad"]
 
 
@@ -23,7 +25,7 @@ def _prepare(spec, arrays, options):
         dtype = np.dtype(np.float32)
         options = {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
                    for k, v in options.items()}
-    out = np.empty(spec.out_shape([a.shape for a in arrays], options), dtype=dtype)
+    out = numpy_empty(spec.out_shape([a.shape for a in arrays], options), dtype)
     return arrays, options, out
 
 
@@ -38,7 +40,7 @@ def value_and_grad(spec, arrays, options):
     """(loss, grad of each floating input that has a gradient kernel): the gradient of the loss
     summed (an upstream gradient of ones for 'none'). Class ids (integers) have none."""
     arrays, options, out = _prepare(spec, arrays, options)
-    grads = tuple(np.empty_like(a, order="C") if has and a.dtype.kind == "f" else None
+    grads = tuple(numpy_empty(a.shape, a.dtype) if has and a.dtype.kind == "f" else None
                   for a, has in zip(arrays, spec.grads))
     spec.entry("forward_backward", arrays, out, None, grads, **options)
     return (out,) + tuple(g for g in grads if g is not None)

@@ -16,7 +16,9 @@ import math
 
 import torch
 from torch.autograd.function import once_differentiable
-from torch.utils.dlpack import to_dlpack
+from torch.utils.dlpack import from_dlpack, to_dlpack
+
+from .. import _buffers
 
 __all__ = ["apply"]
 
@@ -58,13 +60,24 @@ def _call(spec, pass_, tensors, out, grad_output, grads, options):
                **opts)
 
 
+_DL_NAME = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16",
+            torch.bfloat16: "bfloat16"}
+
+
+def _new(shape, dtype, itemsize):
+    """A contiguous CPU tensor; large ones come from losskit's buffer pool (huge pages, reused)."""
+    if _buffers.is_large(shape, itemsize) and dtype in _DL_NAME:
+        return from_dlpack(_buffers.capsule(shape, _DL_NAME[dtype]))
+    return torch.empty(shape, dtype=dtype)
+
+
 def forward_kernel(spec, tensors, options, grads_wanted):
     """Runs forward (or forward_backward when any gradient is wanted); returns (out, grads): out
     in the accumulation dtype (float32 for 16-bit inputs), grads None or a buffer per wanted
     input (grad_input always)."""
     x = tensors[0]
-    out = torch.empty(spec.out_shape([t.shape for t in tensors], options), dtype=_acc_dtype(x.dtype),
-                      device=x.device)
+    acc = _acc_dtype(x.dtype)
+    out = _new(spec.out_shape([t.shape for t in tensors], options), acc, 4 if acc is torch.float32 else 8)
     if any(grads_wanted):
         grads = _empty_grads(tensors, grads_wanted)
         _call(spec, "forward_backward", tensors, out, None, grads, options)
@@ -84,8 +97,7 @@ def backward_kernel(spec, tensors, options, grad_output, wanted):
 def _empty_grads(tensors, wanted):
     """Gradient buffers of the wanted inputs; the C++ backward always writes grad_input."""
     wanted = (True,) + tuple(wanted[1:])
-    return tuple(torch.empty_like(t, memory_format=torch.contiguous_format) if w else None
-                 for t, w in zip(tensors, wanted))
+    return tuple(_new(t.shape, t.dtype, t.element_size()) if w else None for t, w in zip(tensors, wanted))
 
 
 class _LossFunction(torch.autograd.Function):
