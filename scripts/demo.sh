@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds losskit (release) and runs the demo: the seed notebook's numbers, then each seed loss
-# training a small model with its gradient. Run scripts/test.sh once first on a fresh machine
-# (it installs the Debian packages), or have cmake, ninja-build, g++ and libgtest-dev installed.
+# training a small model with its gradient. Works as the first command on a fresh Debian 12
+# machine: it installs the Debian packages the build needs when they are missing (apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/debian-packages.sh
+ensure_debian_packages cmake ninja-build g++ libhwy-dev
 jobs=${JOBS:-$(nproc)}
 # Reuse the full build of scripts/test.sh when there is one; otherwise build just the library and
 # the examples in a directory of their own.

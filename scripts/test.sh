@@ -10,15 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libdlpack-dev)
-missing=()
-for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
-fi
+source scripts/lib/debian-packages.sh
+ensure_debian_packages cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libdlpack-dev
 
 # The Python environment: made once, then reused (pip only checks the pins).
 python=${LOSSKIT_PYTHON:-python3}
