@@ -4,6 +4,7 @@
 // when asked, the gradient softmax - target are written from the same (cached) row.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/api.hpp"
 #include "core/class_args.hpp"
@@ -109,6 +110,41 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
       sums = detail::parallel_sum_spans<1>(rows, grain, [&](std::int64_t b, std::int64_t end, std::int64_t bs,
                                                             Sums<1>* part) {
         kernels::ce_ids_rows(rows_args, b, end, bs, &part[0][0], 1);
+      });
+      done = true;
+    }
+  }
+  // Rows whose classes are strided (a transposed (N, C) tensor, a channels-last view): tiles of
+  // kTile rows are copied to a contiguous per-thread buffer, a cache-sized transpose, and run
+  // by the rows kernel; the gradient rows (contiguous) are written directly.
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && std::is_same_v<A, float>) {
+    if (!done && D == 1 && a.x.sC != 1 && C > 1 && (!has_backward(pass) || gi.sC == 1)) {
+      constexpr std::int64_t kTile = 16;  // one 64-byte line of float32 along a unit-stride batch dim
+      const bool none_out = has_forward(pass) && r == Reduction::None;
+      sums = detail::parallel_sum_spans<1>(rows, grain, [&](std::int64_t b, std::int64_t end, std::int64_t bs,
+                                                            Sums<1>* part) {
+        thread_local std::vector<float> tile;
+        tile.resize(static_cast<std::size_t>(kTile * C));
+        for (std::int64_t bb = b; bb < end; bb += bs) {  // the span's blocks of bs rows, in order
+          const std::int64_t be = std::min(end, bb + bs);
+          for (std::int64_t i0 = bb; i0 < be; i0 += kTile) {
+            const std::int64_t n = std::min(kTile, be - i0);
+            for (std::int64_t c = 0; c < C; ++c) {
+              const float* src = a.x.data + i0 * a.x.sN + c * a.x.sC;
+              for (std::int64_t j = 0; j < n; ++j) tile[static_cast<std::size_t>(j * C + c)] = src[j * a.x.sN];
+            }
+            const kernels::CeIdsRows<float, float> t{
+                .x = tile.data(), .sx = C, .C = C, .y = a.y.data + i0 * a.y.sN, .sy = a.y.sN,
+                .ignore_index = o.ignore_index, .w = w, .k = k,
+                .g = has_backward(pass) ? gi.data + i0 * gi.sN : nullptr, .sg = gi.sN, .gs = scale,
+                .gvec = use_g_tensor ? a.g.data + i0 * a.g.sN : nullptr, .sgv = a.g.sN,
+                .out = none_out ? out_nd.data + i0 * out_nd.sN : nullptr, .so = out_nd.sN,
+                .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
+            // Each tile's losses are added to its block's sum, tiles in order: the same sums
+            // whatever the thread count (blocks depend on rows and grain only).
+            kernels::ce_ids_rows(t, 0, n, n, &part[(bb - b) / bs][0], 1);
+          }
+        }
       });
       done = true;
     }

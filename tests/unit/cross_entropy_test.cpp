@@ -656,6 +656,47 @@ TEST(CrossEntropy, BitwiseIdenticalAcrossThreadCounts) {
   losskit::set_num_threads(before);
 }
 
+TEST(CrossEntropy, StridedClassDimFloatTilesMatchRowsAndThreads) {
+  // float32 logits whose class dim is strided (a transposed (N, C) matrix) run in tiles copied
+  // to a contiguous buffer: the same values as the contiguous rows (up to the sums' grouping),
+  // ignored rows included, and bitwise the same whatever the thread count.
+  Rng rng(77);
+  const std::int64_t N = 3001, C = 37;  // N not a multiple of the 16-row tile
+  const auto store = lktest::cast<float>(rng.normal(static_cast<std::size_t>(N * C), 0, 4));
+  std::vector<float> contig(store.size());
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t c = 0; c < C; ++c)
+      contig[static_cast<std::size_t>(n * C + c)] = store[static_cast<std::size_t>(c * N + n)];
+  const auto y = rng.classes(static_cast<std::size_t>(N), C, 0.1);
+  const auto w = lktest::cast<float>(rng.uniform(C, 0.1, 3.0));
+  const ConstView<float> tr(store.data(), {N, C}, {1, N});
+  const ConstView<std::int64_t> yv(y.data(), {N});
+  const int before = losskit::get_num_threads();
+  for (const Reduction r : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
+    const CrossEntropyOptions<float> o{.weight = w, .reduction = r, .label_smoothing = 0.05};
+    const Shape os = r == Reduction::None ? Shape{N} : Shape{};
+    std::vector<float> v_ref(static_cast<std::size_t>(os.numel())), g_ref(store.size());
+    losskit::cross_entropy_forward_backward(ConstView<float>(contig.data(), {N, C}), yv,
+                                            TensorView<float>(v_ref.data(), os), TensorView<float>(g_ref.data(), {N, C}), o);
+    std::vector<float> v0, g0;
+    for (int nt : {1, 2, 3}) {
+      losskit::set_num_threads(nt);
+      std::vector<float> v(v_ref.size()), g(store.size());
+      losskit::cross_entropy_forward_backward(tr, yv, TensorView<float>(v.data(), os), TensorView<float>(g.data(), {N, C}), o);
+      for (std::size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], v_ref[i], 2e-6 * (1 + std::abs(v_ref[i])));
+      EXPECT_TRUE(g == g_ref) << "gradient rows differ from the contiguous rows' (nt " << nt << ")";
+      if (v0.empty()) {
+        v0 = v;
+        g0 = g;
+      } else {
+        EXPECT_EQ(std::memcmp(v0.data(), v.data(), v.size() * sizeof(float)), 0) << nt;
+        EXPECT_TRUE(g0 == g) << nt;
+      }
+    }
+  }
+  losskit::set_num_threads(before);
+}
+
 // ------------------------------------------------------------------------ bad inputs -----
 
 namespace {
