@@ -21,6 +21,8 @@ TORCH_LOSSES = ["cross_entropy", "nll_loss", "kl_div",
                 "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss"]
 # Arguments newer PyTorch added after the 1.13 signature (appended last, as there).
 NEWER_TORCH_ARGS = {"mse_loss": ["weight"], "l1_loss": ["weight"], "huber_loss": ["weight"]}
+# losskit's own keyword-only arguments, after torch's
+LOSSKIT_ARGS = {"cross_entropy": ["inplace_grad"]}
 
 
 def test_every_shared_loss_is_listed():
@@ -32,7 +34,7 @@ def test_every_shared_loss_is_listed():
 def test_signature_is_torchs(name):
     ours = inspect.signature(getattr(LT, name)).parameters
     theirs = inspect.signature(getattr(F, name)).parameters
-    newer = [p for p in NEWER_TORCH_ARGS.get(name, []) if p not in theirs]
+    newer = [p for p in NEWER_TORCH_ARGS.get(name, []) if p not in theirs] + LOSSKIT_ARGS.get(name, [])
     assert [p for p in ours][len(ours) - len(newer):] == newer
     assert [(p.name, p.kind, p.default) for p in ours.values()][:len(ours) - len(newer)] == \
            [(p.name, p.kind, p.default) for p in theirs.values()]

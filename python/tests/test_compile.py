@@ -37,7 +37,7 @@ def test_every_loss_has_its_operators():
     for name, spec in _ops.SPECS.items():
         op = getattr(torch.ops.losskit, name).default
         args = [a.name for a in op._schema.arguments]
-        assert args == list(spec.inputs) + [o.name for o in spec.options] + ["fused"]
+        assert args == list(spec.inputs) + [o.name for o in _ops.op_options(spec)] + ["fused"]
         assert getattr(torch.ops.losskit, f"{name}_backward").default is not None
 
 
@@ -152,3 +152,22 @@ def test_compiled_training_step(family):
         torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
     for p, q in zip(models[0][0].parameters(), models[1][0].parameters()):
         torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=loss_cases.ids())
+def test_wrappers_pass_only_binding_options(case, monkeypatch):
+    """The functions hand the C++ entry options by position in the binding's order: every key
+    they build must be one of the binding's options (a misspelt one would be dropped)."""
+    seen = []
+    real = _function._call
+
+    def record(spec, pass_, tensors, out, grad_output, grads, options):
+        seen.append((spec, set(options)))
+        return real(spec, pass_, tensors, out, grad_output, grads, options)
+
+    monkeypatch.setattr(_function, "_call", record)
+    f, inputs = loss_cases.call(LT, case)
+    f(*inputs)
+    assert seen
+    for spec, keys in seen:
+        assert keys <= {o.name for o in spec.options}, (spec.name, keys)

@@ -43,21 +43,24 @@ _PLAIN = (bool, int, float, str)
 
 
 def _call(spec, pass_, tensors, out, grad_output, grads, options):
-    """Calls the C++ entry; every tensor (options too) goes as a fresh DLPack capsule."""
+    """Calls the C++ entry; every tensor (options too) goes as a fresh DLPack capsule, the
+    options positionally in the entry's order (absent ones take the binding's default)."""
     if tensors[0].dtype in _HALF:  # 16-bit input: weights and upstream gradient in float32
         options = {k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v
                    for k, v in options.items()}
         if grad_output is not None:
             grad_output = grad_output.float()
-    opts = {}
-    for k, v in options.items():
+    args = []
+    for o in spec.options:
+        v = options.get(o.name, o.default)
         if isinstance(v, torch.Tensor):
             v = to_dlpack(v.detach() if v.requires_grad else v)
         elif v is not None and not isinstance(v, _PLAIN):
-            raise TypeError(f"losskit.torch.{spec.name}: {k} must be a torch.Tensor or None, got {type(v).__name__}")
-        opts[k] = v
+            raise TypeError(f"losskit.torch.{spec.name}: {o.name} must be a torch.Tensor or None, "
+                            f"got {type(v).__name__}")
+        args.append(v)
     spec.entry(pass_, tuple([_dl(t) for t in tensors]), _dl(out), _dl(grad_output), tuple([_dl(g) for g in grads]),
-               **opts)
+               *args)
 
 
 _DL_NAME = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16",
@@ -108,7 +111,8 @@ class _LossFunction(torch.autograd.Function):
         fused = options.get("reduction", "mean") != "none"
         out, grads = forward_kernel(spec, tensors, options, wanted if fused else (False,) * len(tensors))
         ctx.fused_grads = grads
-        return out.to(tensors[0].dtype)  # a 16-bit input gets its loss in its dtype, as in torch
+        dtype = tensors[0].dtype
+        return out if out.dtype is dtype else out.to(dtype)  # 16-bit inputs: the loss in their dtype, as torch
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -141,6 +145,42 @@ def _backward(ctx, grad_out):
 _backward_once = once_differentiable(_backward)
 
 
+class _InplaceLossFunction(torch.autograd.Function):
+    """A reduced loss whose gradient is written over its input during the forward (inplace_grad):
+    backward hands that memory back, scaled by the upstream gradient."""
+
+    @staticmethod
+    def forward(ctx, spec, options, x, *rest):
+        out = _new((), _acc_dtype(x.dtype), 4)
+        _call(spec, "forward_backward", (x,) + rest, out, None, (x,) + (None,) * len(rest), options)
+        torch.autograd.graph.increment_version(x)  # x now holds the gradient: users of x that saved it raise
+        ctx.grad = x.detach()
+        return out if out.dtype is x.dtype else out.to(x.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        g, ctx.grad = ctx.grad, None
+        s = grad_out.item()
+        if s != 1.0:
+            g.mul_(s)
+        return (None, None, g) + (None,) * (len(ctx.needs_input_grad) - 3)
+
+
+def _apply_inplace(spec, tensors, options, wanted):
+    x = tensors[0]
+    if options.get("reduction", "mean") == "none":
+        raise ValueError(f"losskit.torch.{spec.name}: inplace_grad needs reduction 'mean' or 'sum' (the "
+                         f"gradient of a scalar loss)")
+    if any(wanted[1:]):
+        raise ValueError(f"losskit.torch.{spec.name}: inplace_grad does not give target gradients (the "
+                         f"target requires grad)")
+    if x.is_leaf:
+        raise RuntimeError(f"losskit.torch.{spec.name}: inplace_grad writes the gradient over the input, "
+                           f"which is a leaf tensor; pass an intermediate result (e.g. a layer's output)")
+    return _InplaceLossFunction.apply(spec, options, *tensors)
+
+
 def _unsupported(spec, name, t):
     """A clear error for a tensor losskit cannot read in place (it never copies silently)."""
     where = f"losskit.torch.{spec.name}: {name}"
@@ -155,38 +195,6 @@ def _unsupported(spec, name, t):
 
 def _wanted(spec, tensors, options, grad_on):
     """Per input, whether its gradient is wanted; errors for inputs losskit cannot take."""
-    wanted = []
-    for name, t, has in zip(spec.inputs, tensors, spec.grads):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"losskit.torch.{spec.name}: {name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.device.type != "cpu" or t.layout != torch.strided or t.is_nested:
-            _unsupported(spec, name, t)
-        w = grad_on and t.requires_grad
-        if w and not has:
-            if has is None:
-                w = False
-            else:
-                raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {name} is not implemented")
-        wanted.append(w)
-    for k, v in options.items():
-        if isinstance(v, torch.Tensor):
-            if v.device.type != "cpu" or v.layout != torch.strided or v.is_nested:
-                _unsupported(spec, k, v)
-            if grad_on and v.requires_grad:
-                raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
-    return tuple(wanted)
-
-
-def _compiling() -> bool:
-    """True while torch.compile traces (the tests also set it to run the operators eagerly)."""
-    return torch.compiler.is_compiling()
-
-
-def apply(spec, tensors, options):
-    """The loss `spec` of `tensors` as a torch tensor that supports .backward()."""
-    if _compiling():  # torch.compile traces the custom operator (losskit.torch._ops)
-        return _ops.call(spec, tensors, options, _wanted(spec, tensors, options, torch.is_grad_enabled()))
-    grad_on = torch.is_grad_enabled()
     wanted = []
     for name, t, has in zip(spec.inputs, tensors, spec.grads):
         if not isinstance(t, torch.Tensor):
@@ -206,10 +214,28 @@ def apply(spec, tensors, options):
                 _unsupported(spec, k, v)
             if grad_on and v.requires_grad:
                 raise RuntimeError(f"losskit.torch.{spec.name}: the gradient w.r.t. {k} is not implemented")
-    wanted = tuple(wanted)
+    return tuple(wanted)
+
+
+def _compiling() -> bool:
+    """True while torch.compile traces (the tests also set it to run the operators eagerly)."""
+    return torch.compiler.is_compiling()
+
+
+def apply(spec, tensors, options):
+    """The loss `spec` of `tensors` as a torch tensor that supports .backward()."""
+    wanted = _wanted(spec, tensors, options, torch.is_grad_enabled())
+    if _compiling():  # torch.compile traces the custom operator (losskit.torch._ops)
+        return _ops.call(spec, tensors, options, wanted)
+    if "inplace_grad" in options:  # an opt-in flag: only set when true
+        if wanted[0]:
+            return _apply_inplace(spec, tensors, options, wanted)
+        options = {k: v for k, v in options.items() if k != "inplace_grad"}
     if any(wanted):
         return _LossFunction.apply(spec, options, wanted, *tensors)
-    return forward_kernel(spec, tensors, options, wanted)[0].to(tensors[0].dtype)
+    out = forward_kernel(spec, tensors, options, wanted)[0]
+    dtype = tensors[0].dtype
+    return out if out.dtype is dtype else out.to(dtype)
 
 
 from . import _ops  # noqa: E402  (the custom operators; they call the kernels above)

@@ -29,7 +29,7 @@ from .._specs import (classification, classification_extra, distribution, embedd
                       segmentation)
 from . import _function
 
-__all__ = ["SPECS", "call", "op_args"]
+__all__ = ["SPECS", "call", "op_args", "op_options"]
 
 _LIB = torch.library.Library("losskit", "DEF")
 _SCHEMA_KIND = {"str": "str", "float": "float", "int": "int", "bool": "bool", "tensor": "Tensor?"}
@@ -43,6 +43,16 @@ SPECS: Dict[str, _specs.LossSpec] = {
 }
 
 
+# Options of the eager path only: inplace_grad (cross_entropy's gradient written over the logits)
+# has no functional form; a compiled step computes the same values without it.
+_EAGER_ONLY = frozenset({"inplace_grad"})
+
+
+def op_options(spec):
+    """The options an operator takes, in the binding's order."""
+    return tuple(o for o in spec.options if o.name not in _EAGER_ONLY)
+
+
 def _schema_default(o) -> str:
     if o.kind == "str":
         return f'"{o.default}"'
@@ -50,15 +60,16 @@ def _schema_default(o) -> str:
 
 
 def _schema_options(spec) -> str:
-    return ", ".join(f"{_SCHEMA_KIND[o.kind]} {o.name}={_schema_default(o)}" for o in spec.options)
+    return ", ".join(f"{_SCHEMA_KIND[o.kind]} {o.name}={_schema_default(o)}" for o in op_options(spec))
 
 
 def _split(spec, args, n):
     """(tensors, options dict, flags) of an operator call. The dispatcher leaves out trailing
     arguments equal to their schema defaults: those take the defaults here."""
-    values = list(args[n:]) + [o.default for o in spec.options[len(args) - n:]]
-    flags = values[len(spec.options)] if len(values) > len(spec.options) else ()
-    return args[:n], {o.name: v for o, v in zip(spec.options, values)}, tuple(flags)
+    opts = op_options(spec)
+    values = list(args[n:]) + [o.default for o in opts[len(args) - n:]]
+    flags = values[len(opts)] if len(values) > len(opts) else ()
+    return args[:n], {o.name: v for o, v in zip(opts, values)}, tuple(flags)
 
 
 def _grad_like(t, wanted):
@@ -143,7 +154,7 @@ _OPS = {name: _define(spec) for name, spec in SPECS.items()}
 def op_args(spec, tensors, options) -> Tuple:
     """The operator's positional arguments after the tensors: every option (the binding's default
     where `options` lacks it)."""
-    return tuple(options.get(o.name, o.default) for o in spec.options)
+    return tuple(options.get(o.name, o.default) for o in op_options(spec))
 
 
 def call(spec, tensors, options, wanted):

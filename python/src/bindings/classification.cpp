@@ -30,7 +30,8 @@ void bind_classification(py::module_& m) {
   m.def(
       "cross_entropy",
       [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
-         py::handle weight, std::int64_t ignore_index, std::string_view reduction, double label_smoothing) {
+         py::handle weight, std::int64_t ignore_index, std::string_view reduction, double label_smoothing,
+         bool inplace_grad) {
         constexpr std::string_view fn = "cross_entropy";
         const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
         c.dispatch_float_or_half([&]<class T>() {
@@ -38,7 +39,7 @@ void bind_classification(py::module_& m) {
           const Weight<A> w = weight_of<A>(weight, fn);
           const CrossEntropyOptions<A> o{.weight = w.span, .ignore_index = ignore_index,
                                          .reduction = reduction_from_string(reduction, fn),
-                                         .label_smoothing = label_smoothing};
+                                         .label_smoothing = label_smoothing, .inplace_grad = inplace_grad};
           const ConstView<T> x = c.in[0].in<T>(fn);
           auto go = [&](auto y) {  // class ids (int64) or probabilities (T)
             c.run([&] { cross_entropy(x, y, c.out.out<A>(fn), o); },
@@ -56,7 +57,7 @@ void bind_classification(py::module_& m) {
         });
       },
       LOSSKIT_PY_CALL_ARGS, "weight"_a = py::none(), "ignore_index"_a = -100, "reduction"_a = "mean",
-      "label_smoothing"_a = 0.0);
+      "label_smoothing"_a = 0.0, "inplace_grad"_a = false);
 }
 
 }  // namespace losskit::python
