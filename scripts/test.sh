@@ -20,6 +20,11 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r python/requirements-test.txt
+# The peer libraries (MONAI, Keras 3, optax + JAX CPU), references of the losses PyTorch lacks:
+# an exactly pinned closure, installed without dependency resolution so that nothing can replace
+# torch or numpy (python/requirements-peers.txt says why); pip check verifies the closure.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r python/requirements-peers.txt
+.venv/bin/python -m pip check -q --disable-pip-version-check
 venv_py=$PWD/.venv/bin/python
 torch_prefix=$($venv_py -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
 

@@ -33,9 +33,11 @@ def with_layout(t, layout):
     raise ValueError(layout)
 
 
-def check_parity(lk_fn, ref_fn, inputs, kwargs, grad_of, layout="contiguous", upstream="random", seed=0):
+def check_parity(lk_fn, ref_fn, inputs, kwargs, grad_of, layout="contiguous", upstream="random", seed=0,
+                 tol_dtype=None):
     """Compares values and gradients of lk_fn and ref_fn (same call). grad_of: indices of the
-    inputs to differentiate. upstream: 'one' (loss.backward()), or 'random' upstream gradients."""
+    inputs to differentiate. upstream: 'one' (loss.backward()), or 'random' upstream gradients.
+    tol_dtype: compare with that dtype's tolerances (a reference that rounds to float32 inside)."""
     gen = torch.Generator().manual_seed(seed)
     lk_in = [with_layout(t, layout) if isinstance(t, torch.Tensor) else t for t in inputs]
     ref_in = [t.clone() if isinstance(t, torch.Tensor) else t for t in inputs]
@@ -46,7 +48,7 @@ def check_parity(lk_fn, ref_fn, inputs, kwargs, grad_of, layout="contiguous", up
     b = ref_fn(*ref_in, **kwargs)
     assert isinstance(a, torch.Tensor)
     assert a.dtype == b.dtype and a.shape == b.shape, (a.shape, b.shape)
-    tol = TOL[b.dtype]
+    tol = TOL[tol_dtype or b.dtype]
     torch.testing.assert_close(a, b, **tol, equal_nan=True)
     if not grad_of:
         return a

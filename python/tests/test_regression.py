@@ -1,6 +1,8 @@
-"""losskit.torch regression losses against torch.nn.functional (PyTorch 1.13) and, for the forms
-1.13 lacks (per-element weights of newer PyTorch) and the losses PyTorch lacks, against their
-reference formulas written with torch ops; losskit.numpy against losskit.torch."""
+"""losskit.torch regression losses against torch.nn.functional (PyTorch 2.13; the per-element
+weights composed of its ops), the losses PyTorch lacks against the libraries that define them
+(python/requirements-peers.txt: optax for log_cosh_loss and l2_loss, Keras 3 on torch for
+msle_loss and mape_loss; TensorFlow Addons' pinball loss, which cannot be installed beside torch,
+as its formula in torch ops); losskit.numpy against losskit.torch."""
 import math
 import warnings
 
@@ -11,7 +13,8 @@ import torch.nn.functional as F
 
 import losskit.numpy as LN
 import losskit.torch as LT
-from conftest import check_parity, seed_of
+from conftest import TOL, check_parity, seed_of
+from peers import KERAS_TOL, jax_libs, jax_ref, keras_loss, reduce
 
 SHAPES = [(7,), (4, 5), (2, 3, 4), ()]
 REDUCTIONS = ["mean", "sum", "none"]
@@ -88,55 +91,84 @@ def test_gaussian_nll(shape, var_shape, full, eps, reduction, dtype, layout):
                  grad_of=[0, 1, 2], layout=layout)
 
 
-# ---- losses PyTorch lacks: the defining library's formula, in torch ops ----------------------
-def log_cosh_ref(input, target, reduction="mean"):
-    e = input - target  # optax: logaddexp(e, -e) - log 2
-    return _reduce(torch.logaddexp(e, -e) - math.log(2.0), reduction)
+# ---- losses PyTorch lacks: the defining libraries ----------------------------------------------
+def optax_ref(name):
+    """optax.losses.<name>(predictions=input, targets=target) on JAX, reduced as losskit: optax
+    returns the element-wise losses (losskit's 'none'); 'mean' is their plain mean."""
+    def ref(input, target, reduction="mean"):
+        optax = jax_libs()[2]
+        return reduce(jax_ref(getattr(optax.losses, name), [input, target]), reduction)
+    return ref
 
 
-def l2_ref(input, target, reduction="mean"):
-    return _reduce(0.5 * (input - target) ** 2, reduction)  # optax.losses.l2_loss
+def keras_ref(cls_name):
+    """keras.losses.<cls_name>(reduction)(y_true=target, y_pred=input), epsilon = eps."""
+    def ref(input, target, eps=1e-7, reduction="mean"):
+        return keras_loss(cls_name, input, target, reduction, epsilon=eps)
+    return ref
+
+
+def as_keras(lk_fn):
+    """losskit's loss in Keras' terms: Keras returns the per-sample means over the last axis
+    ('none'), sums those ('sum'), averages them ('sum_over_batch_size' = losskit's 'mean');
+    losskit's 'none' is element-wise and its 'sum' the plain sum (docs/losses/regression.md)."""
+    def call(input, target, reduction="mean", **kw):
+        if reduction == "none":
+            return lk_fn(input, target, reduction="none", **kw).mean(-1)
+        if reduction == "sum":
+            return lk_fn(input, target, reduction="sum", **kw) / input.shape[-1]
+        return lk_fn(input, target, reduction=reduction, **kw)
+    return call
 
 
 def pinball_ref(input, target, tau=0.5, reduction="mean"):
-    d = target - input  # tfa.losses.pinball_loss(y_true=target, y_pred=input, tau)
-    return _reduce(torch.maximum(tau * d, (tau - 1) * d), reduction)
+    """tfa.losses.pinball_loss(y_true=target, y_pred=input, tau), transcribed: TensorFlow Addons
+    needs TensorFlow (and is end-of-life), which is not installed beside torch."""
+    d = target - input
+    return reduce(torch.maximum(tau * d, (tau - 1) * d), reduction)
 
 
-def msle_ref(input, target, eps=1e-7, reduction="mean"):
-    r = torch.log(torch.clamp(input, min=eps) + 1.0) - torch.log(torch.clamp(target, min=eps) + 1.0)
-    return _reduce(r * r, reduction)
+BEYOND_SHAPES = [(7,), (4, 6), (2, 3, 4), (3, 37)]  # (3, 37): the float32 vector kernel, with tails
 
 
-def mape_ref(input, target, eps=1e-7, reduction="mean"):
-    return _reduce(100.0 * torch.abs((target - input) / torch.clamp(torch.abs(target), min=eps)), reduction)
+@pytest.mark.parametrize("shape", BEYOND_SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_optax_losses(shape, reduction, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, "optax"))
+    x, y = randn(shape, gen, dtype, 2.0), randn(shape, gen, dtype)
+    for lk, name in [(LT.log_cosh_loss, "log_cosh"), (LT.l2_loss, "l2_loss")]:
+        check_parity(lk, optax_ref(name), [x, y], dict(reduction=reduction), grad_of=[0, 1], layout=layout,
+                     upstream="random" if reduction == "none" else "one")
 
 
-def _reduce(l, reduction):
-    return l.mean() if reduction == "mean" else l.sum() if reduction == "sum" else l
+@pytest.mark.parametrize("shape", BEYOND_SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("eps", [1e-7, 0.3])  # Keras' epsilon() and a larger one that clamps
+def test_keras_losses(shape, reduction, eps, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, eps, "keras"))
+    kw = dict(eps=eps, reduction=reduction)
+    xp, yp = uniform(shape, gen, dtype, 0.01, 5.0), uniform(shape, gen, dtype, 0.01, 5.0)
+    check_parity(as_keras(LT.msle_loss), keras_ref("MeanSquaredLogarithmicError"), [xp, yp], kw, grad_of=[0, 1],
+                 layout=layout, tol_dtype=KERAS_TOL)
+    x, y = randn(shape, gen, dtype, 2.0), randn(shape, gen, dtype)
+    y = y + torch.sign(y) * 0.2 if eps < 0.1 else y  # eps = 0.3: some |y| below it
+    check_parity(as_keras(LT.mape_loss), keras_ref("MeanAbsolutePercentageError"), [x, y], kw, grad_of=[0, 1],
+                 layout=layout, tol_dtype=KERAS_TOL)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_beyond_torch(reduction, dtype, layout):
+def test_quantile_loss(reduction, dtype, layout):
     gen = torch.Generator().manual_seed(seed_of(reduction, "beyond"))
     x, y = randn((4, 6), gen, dtype, 2.0), randn((4, 6), gen, dtype)
-    check_parity(LT.log_cosh_loss, log_cosh_ref, [x, y], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
-    check_parity(LT.l2_loss, l2_ref, [x, y], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
-    xl, yl = randn((3, 37), gen, dtype, 2.0), randn((3, 37), gen, dtype)  # the float32 vector kernel, with tails
-    check_parity(LT.l2_loss, l2_ref, [xl, yl], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
     for tau in (0.1, 0.5, 0.9):
         check_parity(LT.quantile_loss, pinball_ref, [x, y], dict(tau=tau, reduction=reduction), grad_of=[0, 1],
                      layout=layout)
-    xp, yp = uniform((4, 6), gen, dtype, 0.01, 5.0), uniform((4, 6), gen, dtype, 0.01, 5.0)
-    check_parity(LT.msle_loss, msle_ref, [xp, yp], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
-    ya = y + torch.sign(y) * 0.2
-    check_parity(LT.mape_loss, mape_ref, [x, ya], dict(reduction=reduction), grad_of=[0, 1], layout=layout)
 
 
 @pytest.mark.parametrize("n", [7, 37])  # 37: the float32 SIMD kinds, with tails
 def test_nan_as_reference(n, dtype):
-    """A NaN input or target gives a NaN loss there, as the defining formulas (msle's clamp keeps
-    NaN, as TF's, JAX's and torch's maximum), with the references' gradients."""
+    """A NaN input or target gives a NaN loss there, as the defining libraries (msle's clamp
+    keeps NaN, as the maximum of Keras' backends), with the references' gradients."""
     gen = torch.Generator().manual_seed(seed_of(n))
     x, y = uniform((3, n), gen, dtype, 0.01, 5.0), uniform((3, n), gen, dtype, 0.01, 5.0)
     x[0, 1] = math.nan
@@ -144,10 +176,22 @@ def test_nan_as_reference(n, dtype):
     x[2, 3] = -1.0  # below eps: clamped, no gradient
     for reduction in ("none", "sum"):
         kw = dict(reduction=reduction)
-        check_parity(LT.msle_loss, msle_ref, [x, y], kw, grad_of=[0, 1])
-        check_parity(LT.mape_loss, mape_ref, [x, y], kw, grad_of=[0, 1])
-        check_parity(LT.log_cosh_loss, log_cosh_ref, [x, y], kw, grad_of=[0, 1])
-        check_parity(LT.l2_loss, l2_ref, [x, y], kw, grad_of=[0, 1])
+        check_parity(as_keras(LT.mape_loss), keras_ref("MeanAbsolutePercentageError"), [x, y], kw, grad_of=[0, 1],
+                     tol_dtype=KERAS_TOL)
+        check_parity(LT.log_cosh_loss, optax_ref("log_cosh"), [x, y], kw, grad_of=[0, 1])
+        check_parity(LT.l2_loss, optax_ref("l2_loss"), [x, y], kw, grad_of=[0, 1])
+        # msle: the gradient of a NaN operand of the clamp itself is 0 in losskit, as TF's maximum
+        # (docs/losses/regression.md); Keras on torch (torch.maximum) gives NaN there. Every other
+        # value and gradient is Keras'.
+        xa, ya = x.clone().requires_grad_(), y.clone().requires_grad_()
+        xb, yb = x.clone().requires_grad_(), y.clone().requires_grad_()
+        a = as_keras(LT.msle_loss)(xa, ya, **kw)
+        b = keras_ref("MeanSquaredLogarithmicError")(xb, yb, **kw)
+        torch.testing.assert_close(a, b, **TOL[KERAS_TOL], equal_nan=True)
+        for ga, gb, own in zip(torch.autograd.grad(a.sum(), [xa, ya]), torch.autograd.grad(b.sum(), [xb, yb]),
+                               [x.isnan(), y.isnan()]):
+            assert (ga[own] == 0).all() and gb[own].isnan().all()
+            torch.testing.assert_close(ga[~own], gb[~own], **TOL[KERAS_TOL], equal_nan=True)
         # quantile_loss: the value only (TF's maximum, the reference's, sends a NaN's gradient
         # to its second operand; torch.maximum to both).
         torch.testing.assert_close(LT.quantile_loss(x, y, tau=0.3, **kw), pinball_ref(x, y, tau=0.3, **kw),

@@ -1,7 +1,5 @@
-"""losskit.torch.dice_loss against MONAI DiceLoss's formulas written in torch (MONAI is not a
-Debian package): every option, values and autograd gradients."""
-import itertools
-
+"""losskit.torch.dice_loss against MONAI's DiceLoss (monai.losses.DiceLoss, the MONAI of
+python/requirements-peers.txt): every option, 1-3 spatial dims, values and autograd gradients."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,48 +7,27 @@ import torch.nn.functional as F
 import losskit.numpy as LN
 import losskit.torch as LT
 from conftest import check_parity, seed_of
+from peers import monai_dice_loss, quiet
 
 
-def monai_dice(input, target, include_background=True, to_onehot_y=False, sigmoid=False, softmax=False,
-               squared_pred=False, jaccard=False, reduction="mean", smooth_nr=1e-5, smooth_dr=1e-5,
-               batch=False, weight=None, soft_label=False):
-    """MONAI DiceLoss.forward (monai/losses/dice.py, compute_tp_fp_fn), step by step."""
-    n_ch = input.shape[1]
-    if sigmoid:
-        input = torch.sigmoid(input)
-    if softmax and n_ch > 1:
-        input = torch.softmax(input, 1)
-    if not target.is_floating_point():  # losskit's int overload: ids (B, 1, ...) or (B, ...)
-        ids = target if target.dim() == input.dim() else target.unsqueeze(1)
-        target = (F.one_hot(ids[:, 0], n_ch).movedim(-1, 1).to(input.dtype) if n_ch > 1
-                  else ids.to(input.dtype))
-    elif to_onehot_y and n_ch > 1:
-        target = F.one_hot(target[:, 0].long(), n_ch).movedim(-1, 1).to(input.dtype)
-    if not include_background and n_ch > 1:
-        input, target = input[:, 1:], target[:, 1:]
-    axes = list(range(2, input.dim()))
-    if batch:
-        axes = [0] + axes
-    order = 2 if squared_pred else 1
-    if order > 1 or soft_label:
-        p = (input.abs() ** order).sum(axes)
-        g = (target.abs() ** order).sum(axes)
-        tp = (p + g - ((input - target).abs() ** order).sum(axes)) / 2
-        fp, fn = p - tp, g - tp
-    else:
-        tp = (input * target).sum(axes)
-        fp = (input * (1 - target)).sum(axes)
-        fn = ((1 - input) * target).sum(axes)
-    if not jaccard:
-        fp, fn = 0.5 * fp, 0.5 * fn
-    f = 1.0 - (2.0 * tp + smooth_nr) / (2.0 * (tp + fp + fn) + smooth_dr)
-    if weight is not None and target.shape[1] != 1:
-        f = f * weight
-    if reduction == "mean":
-        return f.mean()
-    if reduction == "sum":
-        return f.sum()
-    return f.view(list(f.shape[0:2]) + [1] * (input.dim() - 2))
+@quiet
+def monai_dice(input, target, weight=None, **opts):
+    """monai.losses.DiceLoss(**opts)(input, target). losskit's int64/int32 class ids (B, 1, ...)
+    or (B, ...) are always one-hot encoded: MONAI's to_onehot_y of the float ids (B, 1, ...)
+    (with one channel MONAI ignores to_onehot_y and takes the ids as the binary mask, as losskit)."""
+    if not target.is_floating_point():
+        target = (target if target.dim() == input.dim() else target.unsqueeze(1)).to(input.dtype)
+        opts["to_onehot_y"] = True
+    C = input.shape[1]
+    if (opts.get("to_onehot_y") and C > 1 and input.dtype == torch.float64
+            and (opts.get("squared_pred") or opts.get("soft_label"))):
+        # MONAI's to_onehot_y makes a float32 one-hot, and its squared_pred / soft_label path takes
+        # the target's vector_norm in float32 before squaring it (relative errors ~1e-8 in a
+        # float64 loss): one-hot with MONAI's own one_hot in the input's dtype instead.
+        from monai.networks.utils import one_hot
+        target = one_hot(target, num_classes=C, dtype=input.dtype)
+        opts["to_onehot_y"] = False
+    return monai_dice_loss()(weight=weight, **opts)(input, target)
 
 
 OPTION_SETS = [

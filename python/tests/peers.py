@@ -1,0 +1,122 @@
+"""The peer libraries of the Python tests: the libraries that define the losses PyTorch lacks,
+installed from PyPI by scripts/test.sh (python/requirements-peers.txt) and called as references
+(never copied into losskit). Each getter skips the calling test when its library is absent.
+
+- MONAI (monai.losses.DiceLoss) and Keras 3 on its torch backend run on torch tensors: their
+  gradients are torch autograd's.
+- optax runs on JAX (CPU, float64 enabled): `jax_ref` wraps a JAX function as a torch function
+  whose backward is jax.vjp, so the same parity check compares jax's gradients.
+TensorFlow Addons (quantile_loss) and torchvision (sigmoid_focal_loss) cannot be installed beside
+the torch 2.13 CPU wheel: their tests keep the formulas transcribed in torch ops."""
+import contextlib
+import os
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+
+def keras():
+    """Keras 3 on the torch backend (skips when Keras is absent or already runs another backend)."""
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "torch"
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
+    return keras
+
+
+# Keras on its torch (or JAX) backend computes float64 losses partly in float32: its type promotion
+# (keras.src.backend.common.dtypes, BIT64_TO_BIT32_DTYPE, "aligned with JAX's default") maps the
+# float64 result of ops.maximum, ops.divide_no_nan... to float32, whatever floatx. Float64 losses
+# are therefore compared with Keras at float32 tolerances (check_parity(..., tol_dtype=KERAS_TOL)).
+KERAS_TOL = torch.float32
+
+
+@contextlib.contextmanager
+def keras_float(dtype, epsilon=None):
+    """Keras with floatx = `dtype` and backend.epsilon() = `epsilon` if given."""
+    k = keras()
+    old_floatx, old_eps = k.config.floatx(), k.config.epsilon()
+    k.config.set_floatx(str(dtype).replace("torch.", ""))
+    if epsilon is not None:
+        k.config.set_epsilon(epsilon)
+    try:
+        yield k
+    finally:
+        k.config.set_floatx(old_floatx)
+        k.config.set_epsilon(old_eps)
+
+
+def keras_loss(cls_name, input, target, reduction, epsilon=None, **kwargs):
+    """keras.losses.<cls_name>(reduction=..., dtype=input's)(y_true=target, y_pred=input), in
+    Keras' floatx = the input's dtype (backend.epsilon() = epsilon if given), as a tensor of the
+    input's dtype (Keras' 'sum_over_batch_size', losskit's 'mean', returns float32 for float64).
+    Compare float64 at KERAS_TOL."""
+    with keras_float(input.dtype, epsilon) as k:
+        red = "sum_over_batch_size" if reduction == "mean" else reduction
+        loss = getattr(k.losses, cls_name)(reduction=red, dtype=str(input.dtype).replace("torch.", ""), **kwargs)
+        out = loss(target, input)
+    assert isinstance(out, torch.Tensor), type(out)
+    return out.to(input.dtype)
+
+
+def monai_dice_loss():
+    """monai.losses.DiceLoss (skips when MONAI is absent)."""
+    losses = pytest.importorskip("monai.losses")
+    return losses.DiceLoss
+
+
+_jax = None
+
+
+def jax_libs():
+    """(jax, jax.numpy, optax) on the CPU with float64 enabled (skips when absent)."""
+    global _jax
+    if _jax is None:
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        jax_ = pytest.importorskip("jax")
+        optax = pytest.importorskip("optax")
+        jax_.config.update("jax_enable_x64", True)
+        _jax = (jax_, jax_.numpy, optax)
+    return _jax
+
+
+class _JaxFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, fn, consts, *tensors):
+        jax_, jnp, _ = jax_libs()
+        arrays = [jnp.asarray(t.detach().numpy()) for t in tensors]
+        out, ctx.vjp = jax_.vjp(lambda *a: fn(*a, *consts), *arrays)
+        return torch.from_numpy(np.array(out))
+
+    @staticmethod
+    def backward(ctx, g):
+        _, jnp, _ = jax_libs()
+        grads = ctx.vjp(jnp.asarray(g.detach().contiguous().numpy()))
+        return (None, None) + tuple(torch.from_numpy(np.array(x)) for x in grads)
+
+
+def jax_ref(fn, tensors, consts=()):
+    """fn(*arrays, *consts) computed by JAX on the float tensors' values (consts: int labels and
+    the like, converted to JAX arrays, not differentiated), as a torch tensor whose backward is
+    jax.vjp. Keep fn free of jit: eager ops cost less than a compilation per test."""
+    _, jnp, _ = jax_libs()
+    consts = tuple(jnp.asarray(c.numpy()) if isinstance(c, torch.Tensor) else c for c in consts)
+    return _JaxFunction.apply(fn, consts, *tensors)
+
+
+def reduce(loss, reduction):
+    """losskit's reduction of a per-element (optax) or per-row (Keras) loss: 'mean' the plain mean."""
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+def quiet(fn):
+    """fn with the peers' warnings (MONAI's single-channel notices) silenced."""
+    def call(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    return call
