@@ -90,19 +90,22 @@ class _JaxFunction(torch.autograd.Function):
         jax_, jnp, _ = jax_libs()
         arrays = [jnp.asarray(t.detach().numpy()) for t in tensors]
         out, ctx.vjp = jax_.vjp(lambda *a: fn(*a, *consts), *arrays)
-        return torch.from_numpy(np.array(out))
+        ctx.out_dtype, ctx.dtypes = out.dtype, [t.dtype for t in tensors]
+        return torch.from_numpy(np.array(out)).to(tensors[0].dtype)
 
     @staticmethod
     def backward(ctx, g):
         _, jnp, _ = jax_libs()
-        grads = ctx.vjp(jnp.asarray(g.detach().contiguous().numpy()))
-        return (None, None) + tuple(torch.from_numpy(np.array(x)) for x in grads)
+        grads = ctx.vjp(jnp.asarray(g.detach().contiguous().numpy()).astype(ctx.out_dtype))
+        return (None, None) + tuple(torch.from_numpy(np.array(x)).to(d) for x, d in zip(grads, ctx.dtypes))
 
 
 def jax_ref(fn, tensors, consts=()):
     """fn(*arrays, *consts) computed by JAX on the float tensors' values (consts: int labels and
-    the like, converted to JAX arrays, not differentiated), as a torch tensor whose backward is
-    jax.vjp. Keep fn free of jit: eager ops cost less than a compilation per test."""
+    the like, converted to JAX arrays, not differentiated), as a torch tensor of the first
+    tensor's dtype whose backward is jax.vjp. With float64 enabled, JAX may compute a float32
+    call partly in float64 (jax.nn.one_hot's default dtype): a reference at least as precise.
+    Keep fn free of jit: eager ops cost less than a compilation per test."""
     _, jnp, _ = jax_libs()
     consts = tuple(jnp.asarray(c.numpy()) if isinstance(c, torch.Tensor) else c for c in consts)
     return _JaxFunction.apply(fn, consts, *tensors)
