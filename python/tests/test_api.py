@@ -258,3 +258,20 @@ def test_scaled_loss_reuses_the_fused_gradient(monkeypatch):
     passes.clear()
     (LT.cross_entropy(xb, y) * 0.5).backward()
     assert passes == ["forward_backward", "backward"]
+
+
+def test_torch_defaults_are_the_bindings():
+    """losskit.torch's signatures are written out (torch's order and legacy arguments); each option
+    they share with the C++ binding has the binding's default (the one written in C++), so the
+    eager functions, the modules, the operators and losskit.numpy agree. Known exceptions:
+    torchvision's sigmoid_focal_loss writes gamma=2 (an int: the same value)."""
+    import losskit.numpy as LN
+    from losskit import _specs
+    for name, spec in _specs.all_specs().items():
+        params = inspect.signature(getattr(LT, name)).parameters
+        for o in spec.options:
+            if o.name in params:
+                d = params[o.name].default
+                assert d == o.default, (name, o.name, d, o.default)
+        np_params = inspect.signature(getattr(LN, name)).parameters
+        assert [p for p in np_params][:len(spec.inputs)] == list(spec.inputs)

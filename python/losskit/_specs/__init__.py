@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import ast
 import re
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 import warnings
 
 from .. import _losskit
@@ -59,6 +59,11 @@ def binding_options(entry) -> Tuple[Option, ...]:
     return tuple(options)
 
 
+# Options of losskit.torch's eager path only (no functional form: not in the custom operators'
+# schemas, nor in losskit.numpy): cross_entropy's gradient written over the logits.
+EAGER_ONLY = frozenset({"inplace_grad"})
+
+
 @dataclass(frozen=True)
 class LossSpec:
     name: str                 # the C++ entry _losskit.<name>, also the Python function's name
@@ -68,6 +73,7 @@ class LossSpec:
     # a gradient is refused (RuntimeError)
     grads: Tuple[Optional[bool], ...]
     loss_shape: Callable[[Sequence[Shape], dict], Shape]  # shapes of inputs, options -> 'none' shape
+    doc: str = ""             # one line: the formula and the defining library (help() of every front end)
 
     @property
     def entry(self):
@@ -110,3 +116,12 @@ def legacy_reduction(size_average, reduce) -> str:
     if not reduce:
         return "none"
     return "mean" if size_average else "sum"
+
+
+def all_specs() -> Dict[str, LossSpec]:
+    """Every LossSpec, by name (the family modules import this one: imported here on call)."""
+    from . import (classification, classification_extra, distribution, embedding, margin, regression,
+                   segmentation)
+    return {v.name: v
+            for m in (classification, classification_extra, distribution, embedding, margin, regression, segmentation)
+            for v in vars(m).values() if isinstance(v, LossSpec)}

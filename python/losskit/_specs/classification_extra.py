@@ -2,9 +2,14 @@
 (include/losskit/classification.hpp)."""
 from . import LossSpec, shape_of_input, shape_without_class_dim
 
-binary_cross_entropy = LossSpec("binary_cross_entropy", ("input", "target"), (True, True), shape_of_input)
+binary_cross_entropy = LossSpec("binary_cross_entropy", ("input", "target"), (True, True), shape_of_input,
+                                doc='Binary cross-entropy of probabilities.')
 binary_cross_entropy_with_logits = LossSpec("binary_cross_entropy_with_logits", ("input", "target"), (True, True),
-                                            shape_of_input)
-sigmoid_focal_loss = LossSpec("sigmoid_focal_loss", ("inputs", "targets"), (True, False), shape_of_input)
-softmax_focal_loss = LossSpec("softmax_focal_loss", ("input", "target"), (True, False), shape_without_class_dim)
-poly1_cross_entropy = LossSpec("poly1_cross_entropy", ("input", "target"), (True, False), shape_without_class_dim)
+                                            shape_of_input,
+                                            doc='Binary cross-entropy of logits.')
+sigmoid_focal_loss = LossSpec("sigmoid_focal_loss", ("inputs", "targets"), (True, False), shape_of_input,
+                              doc='torchvision sigmoid focal loss of logits.')
+softmax_focal_loss = LossSpec("softmax_focal_loss", ("input", "target"), (True, False), shape_without_class_dim,
+                              doc='Categorical focal loss of logits (per-class alpha as class_alpha).')
+poly1_cross_entropy = LossSpec("poly1_cross_entropy", ("input", "target"), (True, False), shape_without_class_dim,
+                               doc='Poly-1 cross-entropy of logits.')

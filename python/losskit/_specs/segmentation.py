@@ -13,4 +13,5 @@ def dice_shape(shapes, options):
     return ((c,) if options.get("batch", False) else (s[0], c)) + ones
 
 
-dice_loss = LossSpec("dice_loss", ("input", "target"), (True, False), dice_shape)
+dice_loss = LossSpec("dice_loss", ("input", "target"), (True, False), dice_shape,
+                     doc='Soft Dice loss, MONAI DiceLoss options.')

@@ -25,8 +25,6 @@ from typing import Dict, Tuple
 import torch
 
 from .. import _specs
-from .._specs import (classification, classification_extra, distribution, embedding, margin, regression,
-                      segmentation)
 from . import _function
 
 __all__ = ["SPECS", "call", "op_args", "op_options"]
@@ -36,21 +34,12 @@ _SCHEMA_KIND = {"str": "str", "float": "float", "int": "int", "bool": "bool", "t
 _HALF = (torch.bfloat16, torch.float16)
 
 #: Every LossSpec, by name.
-SPECS: Dict[str, _specs.LossSpec] = {
-    v.name: v
-    for m in (classification, classification_extra, distribution, embedding, margin, regression, segmentation)
-    for v in vars(m).values() if isinstance(v, _specs.LossSpec)
-}
-
-
-# Options of the eager path only: inplace_grad (cross_entropy's gradient written over the logits)
-# has no functional form; a compiled step computes the same values without it.
-_EAGER_ONLY = frozenset({"inplace_grad"})
+SPECS: Dict[str, _specs.LossSpec] = _specs.all_specs()
 
 
 def op_options(spec):
     """The options an operator takes, in the binding's order."""
-    return tuple(o for o in spec.options if o.name not in _EAGER_ONLY)
+    return tuple(o for o in spec.options if o.name not in _specs.EAGER_ONLY)
 
 
 def _schema_default(o) -> str:
