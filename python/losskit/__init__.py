@@ -5,7 +5,8 @@
 
 `import losskit` itself loads neither torch nor numpy.
 """
+from ._buffers import buffer_cache_stats, set_buffer_cache_limit
 from ._losskit import get_num_threads, set_num_threads
+from ._version import __version__  # written by CMake from include/losskit/version.hpp
 
-__version__ = "0.1.0"
-__all__ = ["get_num_threads", "set_num_threads", "__version__"]
+__all__ = ["get_num_threads", "set_num_threads", "set_buffer_cache_limit", "buffer_cache_stats", "__version__"]
