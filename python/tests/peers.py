@@ -9,6 +9,7 @@ installed from PyPI by scripts/test.sh (python/requirements-peers.txt) and calle
 TensorFlow Addons (quantile_loss) and torchvision (sigmoid_focal_loss) cannot be installed beside
 the torch 2.13 CPU wheel: their tests keep the formulas transcribed in torch ops."""
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -84,31 +85,74 @@ def jax_libs():
     return _jax
 
 
+@functools.lru_cache(maxsize=None)
+def _jitted(fn, n_diff, static, jit):
+    """jax.jit of fn(*arrays, *consts, **static) and of its vjp w.r.t. the first n_diff arguments.
+    Cached per (fn, static): JAX compiles each once per shape and dtype (eager JAX would compile
+    every primitive per shape, ~10x slower over the suite)."""
+    jax_ = jax_libs()[0]
+    kw = dict(static)
+
+    def f(*args):
+        return fn(*args, **kw)
+
+    def vjp(args, g):
+        diff, const = args[:n_diff], args[n_diff:]
+        return jax_.vjp(lambda *d: f(*d, *const), *diff)[1](g)
+
+    return (jax_.jit(f), jax_.jit(vjp)) if jit else (f, vjp)
+
+
+_PAD = 128
+
+
+def _flat_padded(t):
+    """t's values as 1-D, zero-padded to a multiple of _PAD elements."""
+    flat = t.detach().reshape(-1)
+    return torch.cat([flat, flat.new_zeros(-flat.numel() % _PAD)])
+
+
 class _JaxFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, fn, consts, *tensors):
-        jax_, jnp, _ = jax_libs()
-        arrays = [jnp.asarray(t.detach().numpy()) for t in tensors]
-        out, ctx.vjp = jax_.vjp(lambda *a: fn(*a, *consts), *arrays)
-        ctx.out_dtype, ctx.dtypes = out.dtype, [t.dtype for t in tensors]
-        return torch.from_numpy(np.array(out)).to(tensors[0].dtype)
+    def forward(ctx, fwd_bwd, consts, elementwise, *tensors):
+        jnp = jax_libs()[1]
+        prep = _flat_padded if elementwise else (lambda t: t.detach())
+        args = tuple(jnp.asarray(prep(t).numpy()) for t in tensors) + consts
+        jax_out = fwd_bwd[0](*args)
+        out = torch.from_numpy(np.array(jax_out))
+        if elementwise:
+            out = out[:tensors[0].numel()].reshape(tensors[0].shape)
+        ctx.args, ctx.bwd, ctx.elementwise = args, fwd_bwd[1], elementwise
+        ctx.out_dtype, ctx.inputs = jax_out.dtype, [(t.dtype, t.shape) for t in tensors]
+        return out.to(tensors[0].dtype)
 
     @staticmethod
     def backward(ctx, g):
-        _, jnp, _ = jax_libs()
-        grads = ctx.vjp(jnp.asarray(g.detach().contiguous().numpy()).astype(ctx.out_dtype))
-        return (None, None) + tuple(torch.from_numpy(np.array(x)).to(d) for x, d in zip(grads, ctx.dtypes))
+        jnp = jax_libs()[1]
+        g = _flat_padded(g) if ctx.elementwise else g.detach().contiguous()
+        grads = [torch.from_numpy(np.array(x)) for x in ctx.bwd(ctx.args, jnp.asarray(g.numpy()).astype(ctx.out_dtype))]
+        if ctx.elementwise:
+            grads = [x[:shape.numel()].reshape(shape) for x, (_, shape) in zip(grads, ctx.inputs)]
+        return (None, None, None) + tuple(x.to(d) for x, (d, _) in zip(grads, ctx.inputs))
 
 
-def jax_ref(fn, tensors, consts=()):
-    """fn(*arrays, *consts) computed by JAX on the float tensors' values (consts: int labels and
-    the like, converted to JAX arrays, not differentiated), as a torch tensor of the first
-    tensor's dtype whose backward is jax.vjp. With float64 enabled, JAX may compute a float32
-    call partly in float64 (jax.nn.one_hot's default dtype): a reference at least as precise.
-    Keep fn free of jit: eager ops cost less than a compilation per test."""
-    _, jnp, _ = jax_libs()
-    consts = tuple(jnp.asarray(c.numpy()) if isinstance(c, torch.Tensor) else c for c in consts)
-    return _JaxFunction.apply(fn, consts, *tensors)
+def jax_ref(fn, tensors, consts=(), jit=True, elementwise=False, **static):
+    """fn(*arrays, *consts, **static) computed by JAX (jitted) on the float tensors' values, as a
+    torch tensor of the first tensor's dtype whose backward is jax.vjp. consts: int labels and
+    the like (tensors become JAX arrays) and Python scalars (weakly typed, not recompiled per
+    value), not differentiated; static: hashable keyword arguments fixed at compile time. fn must
+    be a stable callable (an optax function, not a lambda made per call) so the compilation is
+    reused. With float64 enabled, JAX may compute a float32 call partly in float64
+    (jax.nn.one_hot's default dtype): a reference at least as precise. jit=False runs JAX op by
+    op: XLA's compiled code can differ at NaN (the gradient of jnp.max over a row with a NaN is
+    NaN op by op, 0 / -1 compiled). elementwise: fn maps each element on its own (tensors and
+    tensor consts of one shape): JAX gets them flat, zero-padded to a multiple of 128 elements,
+    so that one compilation per dtype serves every shape."""
+    jnp = jax_libs()[1]
+    prep = _flat_padded if elementwise else (lambda t: t)
+    consts = tuple(jnp.asarray(prep(c).numpy()) if isinstance(c, torch.Tensor) else c for c in consts)
+    return _JaxFunction.apply(_jitted(fn, len(tensors), tuple(sorted(static.items())), jit), consts, elementwise,
+                              *tensors)
 
 
 def reduce(loss, reduction):

@@ -1,6 +1,9 @@
-"""losskit.torch binary_cross_entropy(_with_logits) against torch.nn.functional, and
-sigmoid_focal_loss / softmax_focal_loss / poly1_cross_entropy against their defining libraries'
-formulas (torchvision, Keras, optax) written with torch ops: values and gradients."""
+"""losskit.torch binary_cross_entropy(_with_logits) against torch.nn.functional;
+softmax_focal_loss against Keras 3's CategoricalFocalCrossentropy (torch backend),
+poly1_cross_entropy against optax's poly_loss_cross_entropy and sigmoid_focal_loss against
+optax's sigmoid_focal_loss (JAX), the versions of python/requirements-peers.txt; sigmoid_focal_loss
+also against torchvision's formula written with torch ops (torchvision does not import beside the
+torch 2.13 CPU wheel: PyPI's torchvision 0.28.0 is a CUDA build). Values and gradients."""
 import numpy as np
 import pytest
 import torch
@@ -9,6 +12,7 @@ import torch.nn.functional as F
 import losskit.numpy as LN
 import losskit.torch as LT
 from conftest import check_parity, seed_of
+from peers import KERAS_TOL, jax_libs, jax_ref, keras_loss
 
 SHAPES = [(7,), (6, 5), (4, 3, 5), (0, 4)]
 
@@ -65,7 +69,9 @@ def test_bce_rejects_non_probabilities():
 
 # ---- beyond PyTorch: the references written as their libraries write them ----------------------
 def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
-    """torchvision.ops.sigmoid_focal_loss (torchvision 0.14), transcribed."""
+    """torchvision.ops.sigmoid_focal_loss (torchvision 0.14), transcribed: torchvision 0.28.0, the
+    release for torch 2.13.0, is a CUDA build on PyPI (its _C.so needs libc10_cuda.so) and does not
+    import beside the CPU torch; the CPU build's index is not reachable from the test machines."""
     p = torch.sigmoid(inputs)
     ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
     p_t = p * targets + (1 - p) * (1 - targets)
@@ -90,6 +96,20 @@ def test_sigmoid_focal_loss(shape, reduction, alpha, gamma, hard, dtype, layout)
     y = (torch.rand(shape, generator=gen) < 0.4).to(dtype) if hard else torch.rand(shape, generator=gen, dtype=dtype)
     check_parity(LT.sigmoid_focal_loss, torchvision_sigmoid_focal_loss, [x, y],
                  dict(alpha=alpha, gamma=gamma, reduction=reduction), grad_of=[0], layout=layout)
+    check_parity(LT.sigmoid_focal_loss, optax_sigmoid_focal_loss, [x, y],
+                 dict(alpha=alpha, gamma=gamma, reduction=reduction), grad_of=[0], layout=layout)
+
+
+def _optax_sigmoid_focal(logits, labels, alpha, gamma):
+    return jax_libs()[2].losses.sigmoid_focal_loss(logits, labels, alpha=alpha, gamma=gamma)
+
+
+def optax_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
+    """optax.losses.sigmoid_focal_loss(logits, labels, alpha, gamma) on JAX: element-wise; alpha < 0
+    (torchvision: no weighting) is optax's alpha=None."""
+    loss = jax_ref(_optax_sigmoid_focal, [inputs], [targets, float(alpha) if alpha >= 0 else None, float(gamma)],
+                   elementwise=True)
+    return reduce(loss, reduction)
 
 
 @pytest.mark.parametrize("gamma", [0.25, 0.5, 2.0])
@@ -101,19 +121,15 @@ def test_sigmoid_focal_gradient_finite_when_saturated(gamma):
         assert torch.isfinite(x.grad).all(), x.grad
 
 
-def keras_focal(x, y, alpha, gamma, label_smoothing):
-    """keras.losses.categorical_focal_crossentropy(from_logits=True) over dim 1, with log_softmax
-    for log p (Keras clips p to [1e-7, 1 - 1e-7])."""
+def keras_focal(x, y, alpha, gamma, label_smoothing, reduction="none"):
+    """keras.losses.CategoricalFocalCrossentropy(alpha, gamma, from_logits=True, label_smoothing)
+    with the classes moved last (Keras' label smoothing counts the classes of the last axis, and
+    its list alpha broadcasts along it); per-position losses ('none'), their sum or mean."""
     cd = 0 if x.dim() == 1 else 1
-    C = x.shape[cd]
-    y = y * (1 - label_smoothing) + label_smoothing / C
-    logp = torch.log_softmax(x, cd)
-    p = logp.exp()
     if isinstance(alpha, torch.Tensor):
-        shape = [1] * x.dim()
-        shape[cd] = C
-        alpha = alpha.view(shape)
-    return (alpha * (1 - p) ** gamma * (-y * logp)).sum(cd)
+        alpha = alpha.tolist()
+    return keras_loss("CategoricalFocalCrossentropy", x.movedim(cd, -1), y.movedim(cd, -1), reduction,
+                      alpha=alpha, gamma=gamma, from_logits=True, label_smoothing=label_smoothing)
 
 
 def one_hot(ids, C, cd, dtype, ignore_index=-100):
@@ -132,12 +148,14 @@ def reduce(loss, reduction, count=None):
 
 def ref_softmax_focal(input, target, alpha=0.25, gamma=2.0, label_smoothing=0.0, ignore_index=-100,
                       reduction="mean"):
+    """Keras' loss; class ids (which Keras lacks) as one-hot rows, ignore_index with PyTorch's
+    convention (the position counts 0 and 'mean' divides by the kept positions)."""
     cd = 0 if input.dim() == 1 else 1
     if target.dtype == torch.int64:
         y, kept = one_hot(target, input.shape[cd], cd, input.dtype, ignore_index)
         loss = keras_focal(input, y, alpha, gamma, label_smoothing) * kept.to(input.dtype)
         return reduce(loss, reduction, kept.sum())
-    return reduce(keras_focal(input, target, alpha, gamma, label_smoothing), reduction)
+    return keras_focal(input, target, alpha, gamma, label_smoothing, reduction)
 
 
 CLASS_SHAPES = [(5,), (6, 4), (3, 4, 5)]
@@ -162,22 +180,23 @@ def test_softmax_focal_loss(shape, reduction, gamma, label_smoothing, per_class,
     alpha = torch.rand(C, generator=gen, dtype=dtype) + 0.2 if per_class else 0.25
     check_parity(LT.softmax_focal_loss, ref_softmax_focal, [x, t],
                  dict(alpha=alpha, gamma=gamma, label_smoothing=label_smoothing, reduction=reduction),
-                 grad_of=[0], layout=layout)
+                 grad_of=[0], layout=layout, tol_dtype=KERAS_TOL)
+
+
+def _optax_poly1(logits, labels, epsilon, axis):
+    return jax_libs()[2].losses.poly_loss_cross_entropy(logits, labels, epsilon=epsilon, axis=axis)
 
 
 def ref_poly1(input, target, epsilon=2.0, ignore_index=-100, reduction="none"):
-    """optax.poly_loss_cross_entropy over dim 1, transcribed; class ids as one-hot labels."""
+    """optax.losses.poly_loss_cross_entropy(logits, labels, epsilon, axis=class dim) on JAX; class
+    ids as one-hot labels (optax gives 0 for the zero row of an ignored position; 'mean' divides
+    by the kept positions, PyTorch's convention)."""
     cd = 0 if input.dim() == 1 else 1
     kept = None
     if target.dtype == torch.int64:
         target, kept = one_hot(target, input.shape[cd], cd, input.dtype, ignore_index)
-    p = torch.softmax(input, cd)
-    one_minus_pt = (target * (1 - p)).sum(cd)
-    cross_entropy = -(target * torch.log_softmax(input, cd)).sum(cd)
-    loss = cross_entropy + epsilon * one_minus_pt
-    if kept is not None:
-        return reduce(loss * kept.to(input.dtype), reduction, kept.sum())
-    return reduce(loss, reduction)
+    loss = jax_ref(_optax_poly1, [input], [target.detach(), epsilon], axis=cd)
+    return reduce(loss, reduction, None if kept is None else kept.sum())
 
 
 @pytest.mark.parametrize("shape", CLASS_SHAPES, ids=str)
@@ -212,9 +231,10 @@ def test_numpy_agrees_with_torch():
     np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-12)
     ids = g.integers(0, 3, size=4)
     np.testing.assert_allclose(LN.poly1_cross_entropy(x, ids, reduction="none"),
-                               ref_poly1(torch.tensor(x), torch.tensor(ids), reduction="none").numpy(), rtol=1e-12)
-    np.testing.assert_allclose(LN.softmax_focal_loss(x, ids, class_alpha=w),
-                               ref_softmax_focal(torch.tensor(x), torch.tensor(ids), alpha=torch.tensor(w)).numpy(),
+                               LT.poly1_cross_entropy(torch.tensor(x), torch.tensor(ids), reduction="none").numpy(),
                                rtol=1e-12)
-    np.testing.assert_allclose(LN.sigmoid_focal_loss(x, y), torchvision_sigmoid_focal_loss(torch.tensor(x), torch.tensor(y)).numpy(),
+    np.testing.assert_allclose(LN.softmax_focal_loss(x, ids, class_alpha=w),
+                               LT.softmax_focal_loss(torch.tensor(x), torch.tensor(ids), alpha=torch.tensor(w)).numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(LN.sigmoid_focal_loss(x, y), LT.sigmoid_focal_loss(torch.tensor(x), torch.tensor(y)).numpy(),
                                rtol=1e-12)

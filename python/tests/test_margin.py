@@ -1,6 +1,7 @@
 """losskit.torch margin losses against torch.nn.functional, the Keras hinges against Keras 3 (on
 its torch backend) and multiclass_perceptron_loss against optax (on JAX), the versions of
 python/requirements-peers.txt: values and gradients."""
+import functools
 import math
 
 import numpy as np
@@ -111,11 +112,14 @@ def test_keras_hinges(shape, reduction, labels, dtype, layout):
                  grad_of=[0], layout=layout, tol_dtype=KERAS_TOL)
 
 
-def optax_multiclass_perceptron(input, target, reduction="mean"):
+def optax_multiclass_perceptron(input, target, reduction="mean", jit=True):
     """optax.losses.multiclass_perceptron_loss(scores=input, labels=target) on JAX (per-row losses),
     reduced as losskit."""
     optax = jax_libs()[2]
-    return reduce(jax_ref(optax.losses.multiclass_perceptron_loss, [input], [target]), reduction)
+    return reduce(jax_ref(optax.losses.multiclass_perceptron_loss, [input], [target], jit=jit), reduction)
+
+
+optax_eager_multiclass_perceptron = functools.partial(optax_multiclass_perceptron, jit=False)
 
 
 @pytest.mark.parametrize("shape", [(5,), (6, 4), (3, 4, 5), (2, 37)], ids=str)
@@ -126,14 +130,24 @@ def test_multiclass_perceptron(shape, reduction, dtype, layout):
     y = torch.randint(0, shape[-1], shape[:-1], generator=gen)
     kw = dict(reduction=reduction)
     check_parity(LT.multiclass_perceptron_loss, optax_multiclass_perceptron, [x, y], kw, grad_of=[0], layout=layout)
-    # Ties for the max share its gradient; a NaN makes its row NaN; -inf rows; +inf at the label.
-    xt = torch.round(x * 0.6)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5), (2, 37)], ids=str)
+def test_multiclass_perceptron_ties_nan_inf(shape, dtype):
+    """Ties for the max share its gradient; a NaN makes its row's loss and gradient NaN; -inf rows;
+    +inf at the label. Against optax run op by op (JAX's semantics; compiled, XLA gives a NaN
+    row the gradient of a row without the NaN)."""
+    gen = torch.Generator().manual_seed(seed_of(shape, "perceptron special"))
+    xt = torch.round(torch.randn(shape, generator=gen, dtype=dtype) * 0.6)
+    y = torch.randint(0, shape[-1], shape[:-1], generator=gen)
     rows, yr = xt.view(-1, shape[-1]), y.view(-1)
     rows[0, 0] = math.nan
     rows[-1, :] = -math.inf
     if rows.shape[0] > 2:
         rows[1, yr[1]] = math.inf  # inf - inf: NaN in both
-    check_parity(LT.multiclass_perceptron_loss, optax_multiclass_perceptron, [xt, y], kw, grad_of=[0])
+    for reduction in ("none", "sum"):
+        check_parity(LT.multiclass_perceptron_loss, optax_eager_multiclass_perceptron, [xt, y],
+                     dict(reduction=reduction), grad_of=[0])
 
 
 @pytest.mark.xfail(strict=True, reason="losskit gives max - x_y = inf for a +inf score off the label; optax's "
@@ -141,7 +155,7 @@ def test_multiclass_perceptron(shape, reduction, dtype, layout):
 def test_multiclass_perceptron_inf_score_off_label():
     x = torch.tensor([[math.inf, 1.0, 2.0], [0.5, -1.0, 2.0]], dtype=torch.float64)
     y = torch.tensor([1, 0])
-    check_parity(LT.multiclass_perceptron_loss, optax_multiclass_perceptron, [x, y], dict(reduction="none"),
+    check_parity(LT.multiclass_perceptron_loss, optax_eager_multiclass_perceptron, [x, y], dict(reduction="none"),
                  grad_of=[0])
 
 

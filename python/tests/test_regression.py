@@ -97,7 +97,7 @@ def optax_ref(name):
     returns the element-wise losses (losskit's 'none'); 'mean' is their plain mean."""
     def ref(input, target, reduction="mean"):
         optax = jax_libs()[2]
-        return reduce(jax_ref(getattr(optax.losses, name), [input, target]), reduction)
+        return reduce(jax_ref(getattr(optax.losses, name), [input, target], elementwise=True), reduction)
     return ref
 
 
