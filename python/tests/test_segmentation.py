@@ -35,6 +35,7 @@ OPTION_SETS = [
     dict(softmax=True, include_background=False, weight="w"), dict(squared_pred=True), dict(jaccard=True),
     dict(jaccard=True, squared_pred=True, sigmoid=True), dict(batch=True), dict(batch=True, softmax=True, jaccard=True),
     dict(soft_label=True), dict(smooth_nr=0.0, smooth_dr=1e-3), dict(weight="w"),
+    dict(batch=True, weight="w", include_background=False, sigmoid=True, soft_label=True, smooth_nr=1e-3),
 ]
 TARGETS = ["onehot", "soft", "ids_int", "ids_float"]
 
