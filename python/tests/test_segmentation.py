@@ -15,6 +15,7 @@ def monai_dice(input, target, weight=None, **opts):
     """monai.losses.DiceLoss(**opts)(input, target). losskit's int64/int32 class ids (B, 1, ...)
     or (B, ...) are always one-hot encoded: MONAI's to_onehot_y of the float ids (B, 1, ...)
     (with one channel MONAI ignores to_onehot_y and takes the ids as the binary mask, as losskit)."""
+    DiceLoss = monai_dice_loss()
     if not target.is_floating_point():
         target = (target if target.dim() == input.dim() else target.unsqueeze(1)).to(input.dtype)
         opts["to_onehot_y"] = True
@@ -27,7 +28,7 @@ def monai_dice(input, target, weight=None, **opts):
         from monai.networks.utils import one_hot
         target = one_hot(target, num_classes=C, dtype=input.dtype)
         opts["to_onehot_y"] = False
-    return monai_dice_loss()(weight=weight, **opts)(input, target)
+    return DiceLoss(weight=weight, **opts)(input, target)
 
 
 OPTION_SETS = [
