@@ -200,7 +200,8 @@ void categorical_hinge_loss_forward_backward(ConstView<double> input, ConstView<
 //   id out of range; losskit rejects it).
 //   l = max_c x_c - x_y;  d l / d x_c = [x_c == max] / (number of entries equal to the max)
 //   - [c == y]  (JAX's gradient of jnp.max: ties share it evenly). A NaN score makes the row's
-//   loss and its whole gradient NaN (as JAX: no entry equals a NaN max).
+//   loss and its whole gradient NaN (as JAX: no entry equals a NaN max). An infinite score off
+//   the label makes the loss NaN (optax's sum(scores * one_hot) has inf * 0), not the gradient.
 //   optax returns the per-row losses (Reduction::None); Mean averages the rows, Sum adds them.
 // Reference: optax/losses/_classification.py (multiclass_perceptron_loss).
 // ---------------------------------------------------------------------------------------------

@@ -14,18 +14,20 @@ namespace {
 
 /// max_c x_c - x_y. The max's gradient is JAX's: split evenly among the entries equal to the max
 /// (jnp.max's VJP divides by their count), so a row whose max is NaN (no entry equals it) has a
-/// NaN gradient throughout.
+/// NaN gradient throughout. optax takes x_y as sum_c x_c onehot_c, where an infinite score off
+/// the label gives inf * 0 = NaN: such a row's loss is NaN (its gradient stays JAX's, finite).
 template <class T>
 struct PerceptronKernel {
   double operator()(const detail::RowIn<T, std::int64_t>& r, T* g, std::int64_t sg, double gs) const {
     double m = -std::numeric_limits<double>::infinity();
-    bool nan = false;
+    bool nan = false, inf_off_label = false;
+    const std::int64_t y = *r.t;
     for (std::int64_t c = 0; c < r.C; ++c) {
       const double x = static_cast<double>(r.x[c * r.sx]);
       if (std::isnan(x)) nan = true;
       else if (x > m) m = x;
+      if (c != y && std::isinf(x)) inf_off_label = true;
     }
-    const std::int64_t y = *r.t;
     const double xy = static_cast<double>(r.x[y * r.sx]);
     if (nan) {
       if (g)
@@ -39,7 +41,7 @@ struct PerceptronKernel {
       for (std::int64_t c = 0; c < r.C; ++c)
         g[c * sg] = static_cast<T>((static_cast<double>(r.x[c * r.sx]) == m ? share : 0.0) - (c == y ? gs : 0.0));
     }
-    return m - xy;
+    return inf_off_label ? std::numeric_limits<double>::quiet_NaN() : m - xy;
   }
 };
 
