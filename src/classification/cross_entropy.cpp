@@ -21,6 +21,8 @@ namespace {
 
 using detail::Pass;
 constexpr std::string_view kFn = "cross_entropy";
+/// Class counts up to this run float32 contiguous rows on class-major tiles (spatial kernel).
+constexpr std::int64_t kSmallClasses = 16;
 
 template <class T>
 void check_options(const CrossEntropyOptions<T>& o) {
@@ -98,8 +100,11 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
   detail::Sums<1> sums{};
   // Fast path: rows of contiguous float32/bfloat16/float16 logits (and gradient) -> SIMD kernels.
   bool done = false;
+  // (float32 rows of 2..kSmallClasses classes take the class-major tiles below instead.)
+  constexpr bool kF32 = std::is_same_v<T, float> && std::is_same_v<G, float> && std::is_same_v<A, float>;
+  const bool small_tiles = kF32 && C > 1 && C <= kSmallClasses;
   if constexpr (std::is_same_v<A, float>) {
-    if (D == 1 && (a.x.sC == 1 || C == 1) && (!has_backward(pass) || gi.sC == 1 || C == 1)) {
+    if (D == 1 && !small_tiles && (a.x.sC == 1 || C == 1) && (!has_backward(pass) || gi.sC == 1 || C == 1)) {
       kernels::CeIdsRows<T, G> rows_args{
           .x = a.x.data, .sx = a.x.sN, .C = C, .y = a.y.data, .sy = a.y.sN, .ignore_index = o.ignore_index,
           .w = w, .k = k, .g = has_backward(pass) ? gi.data : nullptr, .sg = gi.sN, .gs = scale,
@@ -114,37 +119,71 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
       done = true;
     }
   }
-  // Rows whose classes are strided (a transposed (N, C) tensor, a channels-last view): tiles of
-  // kTile rows are copied to a contiguous per-thread buffer, a cache-sized transpose, and run
-  // by the rows kernel; the gradient rows (contiguous) are written directly.
+  // float32 rows that the rows kernel serves badly run on tiles of rows copied to a per-thread
+  // buffer (in cache), each tile's losses added to its block's sum, tiles in order: the same sums
+  // whatever the thread count (blocks depend on rows and grain only).
+  auto tiled = [&](std::int64_t tile_rows, auto&& run_tile) {
+    return detail::parallel_sum_spans<1>(rows, grain, [&](std::int64_t b, std::int64_t end, std::int64_t bs,
+                                                          Sums<1>* part) {
+      for (std::int64_t bb = b; bb < end; bb += bs) {  // the span's blocks of bs rows, in order
+        const std::int64_t be = std::min(end, bb + bs);
+        for (std::int64_t i0 = bb; i0 < be; i0 += tile_rows)
+          part[(bb - b) / bs][0] += run_tile(i0, std::min(tile_rows, be - i0));
+      }
+    });
+  };
   if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && std::is_same_v<A, float>) {
-    if (!done && D == 1 && a.x.sC != 1 && C > 1 && (!has_backward(pass) || gi.sC == 1)) {
-      constexpr std::int64_t kTile = 16;  // one 64-byte line of float32 along a unit-stride batch dim
-      const bool none_out = has_forward(pass) && r == Reduction::None;
-      sums = detail::parallel_sum_spans<1>(rows, grain, [&](std::int64_t b, std::int64_t end, std::int64_t bs,
-                                                            Sums<1>* part) {
+    const bool none_out = has_forward(pass) && r == Reduction::None;
+    const bool g_rows = !has_backward(pass) || gi.sC == 1;
+    if (!done && D == 1 && a.x.sC != 1 && C > 1 && g_rows) {
+      // Strided classes (a transposed (N, C) tensor, a sliced view): 16 rows (one 64-byte line
+      // along a unit-stride batch dim) copied row-major, a cache-sized transpose, then the rows
+      // kernel; the gradient rows are written in place.
+      constexpr std::int64_t kTile = 16;
+      sums = tiled(kTile, [&](std::int64_t i0, std::int64_t n) {
         thread_local std::vector<float> tile;
         tile.resize(static_cast<std::size_t>(kTile * C));
-        for (std::int64_t bb = b; bb < end; bb += bs) {  // the span's blocks of bs rows, in order
-          const std::int64_t be = std::min(end, bb + bs);
-          for (std::int64_t i0 = bb; i0 < be; i0 += kTile) {
-            const std::int64_t n = std::min(kTile, be - i0);
-            for (std::int64_t c = 0; c < C; ++c) {
-              const float* src = a.x.data + i0 * a.x.sN + c * a.x.sC;
-              for (std::int64_t j = 0; j < n; ++j) tile[static_cast<std::size_t>(j * C + c)] = src[j * a.x.sN];
-            }
-            const kernels::CeIdsRows<float, float> t{
-                .x = tile.data(), .sx = C, .C = C, .y = a.y.data + i0 * a.y.sN, .sy = a.y.sN,
-                .ignore_index = o.ignore_index, .w = w, .k = k,
-                .g = has_backward(pass) ? gi.data + i0 * gi.sN : nullptr, .sg = gi.sN, .gs = scale,
-                .gvec = use_g_tensor ? a.g.data + i0 * a.g.sN : nullptr, .sgv = a.g.sN,
-                .out = none_out ? out_nd.data + i0 * out_nd.sN : nullptr, .so = out_nd.sN,
-                .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
-            // Each tile's losses are added to its block's sum, tiles in order: the same sums
-            // whatever the thread count (blocks depend on rows and grain only).
-            kernels::ce_ids_rows(t, 0, n, n, &part[(bb - b) / bs][0], 1);
-          }
+        for (std::int64_t c = 0; c < C; ++c) {
+          const float* src = a.x.data + i0 * a.x.sN + c * a.x.sC;
+          for (std::int64_t j = 0; j < n; ++j) tile[static_cast<std::size_t>(j * C + c)] = src[j * a.x.sN];
         }
+        const kernels::CeIdsRows<float, float> t{
+            .x = tile.data(), .sx = C, .C = C, .y = a.y.data + i0 * a.y.sN, .sy = a.y.sN,
+            .ignore_index = o.ignore_index, .w = w, .k = k,
+            .g = has_backward(pass) ? gi.data + i0 * gi.sN : nullptr, .sg = gi.sN, .gs = scale,
+            .gvec = use_g_tensor ? a.g.data + i0 * a.g.sN : nullptr, .sgv = a.g.sN,
+            .out = none_out ? out_nd.data + i0 * out_nd.sN : nullptr, .so = out_nd.sN,
+            .stream = rows * C * static_cast<std::int64_t>(sizeof(G)) >= kernels::kStreamBytes};
+        return kernels::ce_ids_rows(t, 0, n);
+      });
+      done = true;
+    } else if (!done && D == 1 && a.x.sC == 1 && C > 1 && C <= kSmallClasses && g_rows) {
+      // Few classes (C <= 16): a row fills at most two vectors, and the rows kernel's horizontal
+      // max and sums dominate. 64 rows are copied class-major (a transpose in L1) and run by the
+      // spatial kernel, lanes along the rows (no horizontal operations); its gradient tile is
+      // transposed back into the gradient rows.
+      constexpr std::int64_t kTile = 64;
+      sums = tiled(kTile, [&](std::int64_t i0, std::int64_t n) {
+        thread_local std::vector<float> xt, gt;
+        xt.resize(static_cast<std::size_t>(kTile * C));
+        if (has_backward(pass)) gt.resize(static_cast<std::size_t>(kTile * C));
+        for (std::int64_t j = 0; j < n; ++j) {
+          const float* src = a.x.data + (i0 + j) * a.x.sN;
+          for (std::int64_t c = 0; c < C; ++c) xt[static_cast<std::size_t>(c * kTile + j)] = src[c];
+        }
+        const kernels::CeIdsSpatial sa{
+            .x = xt.data(), .sxN = 0, .sxC = kTile, .C = C, .D = n, .y = a.y.data + i0 * a.y.sN, .syN = 0,
+            .syD = a.y.sN, .ignore_index = o.ignore_index, .w = w, .k = k,
+            .g = has_backward(pass) ? gt.data() : nullptr, .sgN = 0, .sgC = kTile, .gs = scale,
+            .gvec = use_g_tensor ? a.g.data + i0 * a.g.sN : nullptr, .sgvN = 0, .sgvD = a.g.sN,
+            .out = none_out ? out_nd.data + i0 * out_nd.sN : nullptr, .soN = 0, .soD = out_nd.sN};
+        const double sum = kernels::ce_ids_spatial(sa, 0, n);
+        if (has_backward(pass))
+          for (std::int64_t j = 0; j < n; ++j) {
+            float* dst = gi.data + (i0 + j) * gi.sN;
+            for (std::int64_t c = 0; c < C; ++c) dst[c] = gt[static_cast<std::size_t>(c * kTile + j)];
+          }
+        return sum;
       });
       done = true;
     }

@@ -697,6 +697,58 @@ TEST(CrossEntropy, StridedClassDimFloatTilesMatchRowsAndThreads) {
   losskit::set_num_threads(before);
 }
 
+TEST(CrossEntropy, FewClassesFloatTilesMatchDoubleAndThreads) {
+  // float32 rows of 2..16 classes run on class-major tiles (the spatial kernel, lanes along the
+  // rows): values and gradients as the float64 path within float32 accuracy, NaN / inf rows as
+  // the scalar path, and bitwise the same whatever the thread count.
+  Rng rng(78);
+  const int before = losskit::get_num_threads();
+  for (const std::int64_t C : {2, 10, 16}) {
+    const std::int64_t N = 2501;
+    auto xd = rng.normal(static_cast<std::size_t>(N * C), 0, 3);
+    xd[7 * static_cast<std::size_t>(C)] = std::numeric_limits<double>::infinity();  // row 7: +inf logit
+    xd[9 * static_cast<std::size_t>(C) + 1] = std::numeric_limits<double>::quiet_NaN();  // row 9: NaN
+    const auto xf = lktest::cast<float>(xd);
+    const auto xr = lktest::cast<double>(xf);  // the float inputs, exactly, in double
+    const auto y = rng.classes(static_cast<std::size_t>(N), C, 0.1);
+    const auto wd = rng.uniform(static_cast<std::size_t>(C), 0.1, 3.0);
+    const auto wf = lktest::cast<float>(wd);
+    const auto wr = lktest::cast<double>(wf);
+    const ConstView<std::int64_t> yv(y.data(), {N});
+    for (const Reduction r : {Reduction::None, Reduction::Mean}) {
+      const CrossEntropyOptions<float> of{.weight = wf, .reduction = r, .label_smoothing = 0.05};
+      const CrossEntropyOptions<double> od{.weight = wr, .reduction = r, .label_smoothing = 0.05};
+      const Shape os = r == Reduction::None ? Shape{N} : Shape{};
+      std::vector<double> vd(static_cast<std::size_t>(os.numel())), gd(xr.size());
+      losskit::cross_entropy_forward_backward(ConstView<double>(xr.data(), {N, C}), yv, TensorView<double>(vd.data(), os),
+                                              TensorView<double>(gd.data(), {N, C}), od);
+      std::vector<float> v0, g0;
+      for (int nt : {1, 2, 3}) {
+        losskit::set_num_threads(nt);
+        std::vector<float> v(vd.size()), g(xf.size());
+        losskit::cross_entropy_forward_backward(ConstView<float>(xf.data(), {N, C}), yv, TensorView<float>(v.data(), os),
+                                                TensorView<float>(g.data(), {N, C}), of);
+        for (std::size_t i = 0; i < v.size(); ++i) {
+          if (std::isnan(vd[i])) EXPECT_TRUE(std::isnan(v[i])) << C << " " << i;
+          else EXPECT_NEAR(v[i], vd[i], 2e-6 * (1 + std::abs(vd[i]))) << C << " " << i;
+        }
+        for (std::size_t i = 0; i < g.size(); ++i) {
+          if (std::isnan(gd[i])) EXPECT_TRUE(std::isnan(g[i])) << C << " " << i;
+          else EXPECT_NEAR(g[i], gd[i], 2e-6) << C << " " << i;
+        }
+        if (v0.empty()) {
+          v0 = v;
+          g0 = g;
+        } else {
+          EXPECT_EQ(std::memcmp(v0.data(), v.data(), v.size() * sizeof(float)), 0) << C << " nt " << nt;
+          EXPECT_EQ(std::memcmp(g0.data(), g.data(), g.size() * sizeof(float)), 0) << C << " nt " << nt;
+        }
+      }
+    }
+  }
+  losskit::set_num_threads(before);
+}
+
 // ------------------------------------------------------------------------ bad inputs -----
 
 namespace {
