@@ -132,7 +132,7 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
       }
     });
   };
-  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && std::is_same_v<A, float>) {
+  if constexpr (kF32) {
     const bool none_out = has_forward(pass) && r == Reduction::None;
     const bool g_rows = !has_backward(pass) || gi.sC == 1;
     if (!done && D == 1 && a.x.sC != 1 && C > 1 && g_rows) {
@@ -157,7 +157,7 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
         return kernels::ce_ids_rows(t, 0, n);
       });
       done = true;
-    } else if (!done && D == 1 && a.x.sC == 1 && C > 1 && C <= kSmallClasses && g_rows) {
+    } else if (!done && D == 1 && a.x.sC == 1 && small_tiles && g_rows) {
       // Few classes (C <= 16): a row fills at most two vectors, and the rows kernel's horizontal
       // max and sums dominate. 64 rows are copied class-major (a transpose in L1) and run by the
       // spatial kernel, lanes along the rows (no horizontal operations); its gradient tile is
@@ -190,7 +190,7 @@ void run_ids(Pass pass, ConstView<T> input, ConstView<std::int64_t> target, Tens
   }
   // Spatial float32 inputs (N, C, d1..dk) with unit stride along the positions: SIMD kernel with
   // lanes along the positions (kernels/softmax_spatial.hpp).
-  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float> && std::is_same_v<A, float>) {
+  if constexpr (kF32) {
     if (!done && D > 1 && a.x.sD == 1 && (!has_backward(pass) || gi.sD == 1)) {
       const kernels::CeIdsSpatial sa{
           .x = a.x.data, .sxN = a.x.sN, .sxC = a.x.sC, .C = C, .D = D, .y = a.y.data, .syN = a.y.sN,

@@ -31,7 +31,6 @@ __all__ = ["SPECS", "call", "op_args", "op_options"]
 
 _LIB = torch.library.Library("losskit", "DEF")
 _SCHEMA_KIND = {"str": "str", "float": "float", "int": "int", "bool": "bool", "tensor": "Tensor?"}
-_HALF = (torch.bfloat16, torch.float16)
 
 #: Every LossSpec, by name.
 SPECS: Dict[str, _specs.LossSpec] = _specs.all_specs()
@@ -53,12 +52,14 @@ def _schema_options(spec) -> str:
 
 
 def _split(spec, args, n):
-    """(tensors, options dict, flags) of an operator call. The dispatcher leaves out trailing
-    arguments equal to their schema defaults: those take the defaults here."""
+    """(tensors, options dict, flags) of an operator call, the flags (fused / wanted) padded with
+    False to one per input. The dispatcher leaves out trailing arguments equal to their schema
+    defaults: those take the defaults here."""
     opts = op_options(spec)
     values = list(args[n:]) + [o.default for o in opts[len(args) - n:]]
-    flags = values[len(opts)] if len(values) > len(opts) else ()
-    return args[:n], {o.name: v for o, v in zip(opts, values)}, tuple(flags)
+    flags = tuple(values[len(opts)]) if len(values) > len(opts) else ()
+    flags = tuple(bool(flags[i]) if i < len(flags) else False for i in range(n))
+    return args[:n], {o.name: v for o, v in zip(opts, values)}, flags
 
 
 def _grad_like(t, wanted):
@@ -75,7 +76,6 @@ def _define(spec):
 
     def loss_impl(*args):
         tensors, options, fused = _split(spec, args, n)
-        fused = tuple(fused[i] if i < len(fused) else False for i in range(n))
         out, grads = _function.forward_kernel(spec, tensors, options, fused)
         out = out.to(tensors[0].dtype)
         if grads is None:
@@ -86,17 +86,17 @@ def _define(spec):
         tensors, options, fused = _split(spec, args, n)
         x = tensors[0]
         out = x.new_empty(spec.out_shape([t.shape for t in tensors], options))
-        return (out,) + tuple(_grad_like(t, i < len(fused) and fused[i]) for i, t in enumerate(tensors))
+        return (out,) + tuple(_grad_like(t, f) for t, f in zip(tensors, fused))
 
     def backward_impl(grad_output, *args):
         tensors, options, wanted = _split(spec, args, n)
-        wanted = (True,) + tuple(wanted[i] if i < len(wanted) else False for i in range(1, n))
+        wanted = (True,) + wanted[1:]  # the C++ backward always writes grad_0
         grads = _function.backward_kernel(spec, tensors, options, grad_output, wanted)
         return tuple(g if w else t.new_empty((0,)) for g, w, t in zip(grads, wanted, tensors))
 
     def backward_fake(grad_output, *args):
         tensors, _, wanted = _split(spec, args, n)
-        return tuple(_grad_like(t, i == 0 or (i < len(wanted) and wanted[i])) for i, t in enumerate(tensors))
+        return tuple(_grad_like(t, i == 0 or wanted[i]) for i, t in enumerate(tensors))
 
     _LIB.impl(spec.name, loss_impl, "CPU")
     _LIB.impl(f"{spec.name}_backward", backward_impl, "CPU")
@@ -105,8 +105,7 @@ def _define(spec):
     backward_op = getattr(torch.ops.losskit, f"{spec.name}_backward").default
 
     def setup_context(ctx, inputs, output):
-        tensors, options, fused = _split(spec, inputs, n)
-        ctx.fused = tuple(i < len(fused) and fused[i] for i in range(n))
+        tensors, options, ctx.fused = _split(spec, inputs, n)
         ctx.options = tuple(options.values())
         ctx.save_for_backward(*tensors, *output[1:])
         ctx.mark_non_differentiable(*output[1:])
@@ -150,5 +149,5 @@ def call(spec, tensors, options, wanted):
     """The loss through the custom operator (the torch.compile path). `wanted`: per input,
     whether its gradient is needed. A reduced loss in float32/float64 asks for the fused gradients."""
     reduced = options.get("reduction", "mean") != "none"
-    fused = [bool(w) and reduced and tensors[0].dtype not in _HALF for w in wanted]
+    fused = [bool(w) and reduced and tensors[0].dtype not in _function._HALF for w in wanted]
     return _OPS[spec.name](*tensors, *op_args(spec, tensors, options), fused)[0]

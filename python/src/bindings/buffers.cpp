@@ -63,11 +63,7 @@ class Pool {
         cached_.push_back({p, len});
         cached_bytes_ += len;
         p = nullptr;
-        while (cached_bytes_ > limit_) {  // oldest out first
-          evicted.push_back(cached_.front());
-          cached_bytes_ -= cached_.front().bytes;
-          cached_.erase(cached_.begin());
-        }
+        evict_over_limit(evicted);
       }
     }
     if (p != nullptr) ::munmap(p, len);
@@ -79,11 +75,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       limit_ = limit;
-      while (cached_bytes_ > limit_) {
-        evicted.push_back(cached_.front());
-        cached_bytes_ -= cached_.front().bytes;
-        cached_.erase(cached_.begin());
-      }
+      evict_over_limit(evicted);
     }
     for (const Block& b : evicted) ::munmap(b.p, b.bytes);
   }
@@ -100,6 +92,16 @@ class Pool {
   }
 
  private:
+  /// With mutex_ held: moves the oldest cached blocks to `evicted` until the cache fits the limit
+  /// (the caller unmaps them after unlocking).
+  void evict_over_limit(std::vector<Block>& evicted) {
+    while (cached_bytes_ > limit_) {
+      evicted.push_back(cached_.front());
+      cached_bytes_ -= cached_.front().bytes;
+      cached_.erase(cached_.begin());
+    }
+  }
+
   static void* map(std::size_t len) {
     // Map one huge page more, then trim to a 2 MiB-aligned region of `len` bytes.
     void* raw = ::mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
