@@ -10,6 +10,7 @@
 #include "losskit/reduction.hpp"
 #include "losskit/regression.hpp"
 #include "losskit/segmentation.hpp"
+#include "losskit/sequence.hpp"
 #include "losskit/tensor.hpp"
 #include "losskit/threading.hpp"
 #include "losskit/version.hpp"

@@ -121,7 +121,8 @@ def legacy_reduction(size_average, reduce) -> str:
 def all_specs() -> Dict[str, LossSpec]:
     """Every LossSpec, by name (the family modules import this one: imported here on call)."""
     from . import (classification, classification_extra, distribution, embedding, margin, regression,
-                   segmentation)
+                   segmentation, sequence)
     return {v.name: v
-            for m in (classification, classification_extra, distribution, embedding, margin, regression, segmentation)
+            for m in (classification, classification_extra, distribution, embedding, margin, regression, segmentation,
+                      sequence)
             for v in vars(m).values() if isinstance(v, LossSpec)}

@@ -109,7 +109,7 @@ _TORCH = {
     "MultiMarginLoss": "multi_margin_loss", "MultiLabelMarginLoss": "multilabel_margin_loss",
     "HingeEmbeddingLoss": "hinge_embedding_loss", "MarginRankingLoss": "margin_ranking_loss",
     "CosineEmbeddingLoss": "cosine_embedding_loss", "TripletMarginLoss": "triplet_margin_loss",
-    "TripletMarginWithDistanceLoss": "triplet_margin_with_distance_loss",
+    "TripletMarginWithDistanceLoss": "triplet_margin_with_distance_loss", "CTCLoss": "ctc_loss",
 }
 # losskit's other losses, in the same style.
 _OWN = {
