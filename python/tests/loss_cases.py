@@ -49,6 +49,11 @@ CASES = [
     ("dice_loss", dict(softmax=True, to_onehot_y=True), lambda: (_randn(2, 3, 4, 4), _ids(2, 3, 1, 4, 4).float()),
      [0]),
     ("dice_loss", dict(sigmoid=True, reduction="none", jaccard=True), lambda: (_randn(2, 3, 4), _rand(2, 3, 4)), [0]),
+    ("ctc_loss", {}, lambda: (torch.log_softmax(_randn(12, 3, 6), 2), torch.randint(1, 6, (3, 4), generator=_g(12)),
+                              torch.tensor([12, 10, 8]), torch.tensor([4, 3, 2])), [0]),
+    ("ctc_loss", dict(blank=5, reduction="none", zero_infinity=True),  # concatenated; sequence 1 cannot align
+     lambda: (torch.log_softmax(_randn(9, 2, 6, dtype=torch.float64), 2), torch.tensor([0, 4, 2, 1, 1]),
+              torch.tensor([9, 2]), torch.tensor([3, 2])), [0]),
     ("mse_loss", {}, _pair(4, 3), [0, 1]),
     ("mse_loss", dict(reduction="none", weight=_rand(4, 3)), _pair(4, 3), [0, 1]),
     ("mse_loss", {}, _pair(4, 3, dtype=torch.float64), [0]),

@@ -18,7 +18,8 @@ TORCH_LOSSES = ["cross_entropy", "nll_loss", "kl_div",
                 "hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
                 "triplet_margin_with_distance_loss",
                 "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss"]
+                "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+                "ctc_loss"]
 # Arguments newer PyTorch added after the 1.13 signature (appended last, as there).
 NEWER_TORCH_ARGS = {"mse_loss": ["weight"], "l1_loss": ["weight"], "huber_loss": ["weight"]}
 # losskit's own keyword-only arguments, after torch's
