@@ -579,6 +579,45 @@ CopyBuf& copy_buf() {
   }
   return c;
 }
+// ctc_loss, the shape: T=400 steps, N=16 sequences, C=64 classes, targets of S=100 labels
+// (no repeats forced: random labels), mean reduction. Compute-bound (the recursions), so `bytes`
+// counts only the log_probs read and the gradient write.
+void add_ctc(std::int64_t T, std::int64_t N, std::int64_t C, std::int64_t S) {
+  struct D {
+    std::vector<float> x, g;
+    std::vector<std::int64_t> y, il, tl;
+    float out = 0;
+  };
+  auto d = std::make_shared<D>();
+  auto init = [d, T, N, C, S] {
+    if (!d->x.empty()) return;
+    auto z = wrap(randn(static_cast<std::size_t>(T * N * C), 11).data(), {T, N, C}).log_softmax(2).contiguous();
+    d->x.assign(z.data_ptr<float>(), z.data_ptr<float>() + T * N * C);
+    d->g.assign(d->x.size(), 0.0f);
+    d->y = labels(N * S, C - 1, false, 12);
+    for (auto& v : d->y) v += 1;  // 0 is the blank
+    d->il.assign(static_cast<std::size_t>(N), T);
+    d->tl.assign(static_cast<std::size_t>(N), S);
+  };
+  auto c = std::make_unique<Case>();
+  c->name = "ctc_" + std::to_string(T) + "x" + std::to_string(N) + "x" + std::to_string(C) + "_S" + std::to_string(S);
+  c->bytes = 8.0 * static_cast<double>(T * N * C);
+  c->losskit = [d, init, T, N, C, S] {
+    init();
+    losskit::ctc_loss_forward_backward(ConstView<float>(d->x.data(), {T, N, C}), ConstView<std::int64_t>(d->y.data(), {N, S}),
+                                       d->il, d->tl, TensorView<float>(&d->out, {}), TensorView<float>(d->g.data(), {T, N, C}));
+    benchmark::DoNotOptimize(d->out);
+  };
+  c->torch = [d, init, T, N, C, S] {
+    init();
+    auto x = wrap(d->x.data(), {T, N, C}).requires_grad_(true);
+    auto y = torch::from_blob(d->y.data(), {N, S}, torch::kInt64);
+    at::ctc_loss(x, y, d->il, d->tl, 0, at::Reduction::Mean, false).backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  };
+  cases().push_back(std::move(c));
+}
+
 void parallel_copy() {
   auto& c = copy_buf();
   const std::size_t n = c.a.size(), per = n / static_cast<std::size_t>(g_threads);
@@ -629,6 +668,7 @@ int main(int argc, char** argv) {
   add_row_composed(8192, 1000, true);
   add_row_composed(8192, 1000, false);
   add_embedding(4096, 256);
+  add_ctc(400, 16, 64, 100);
 
   const int reps = 7;
   benchmark::RegisterBenchmark("copy_512MiB", [](benchmark::State& st) {
