@@ -118,6 +118,12 @@ def main():
                      torch.randint(0, 1000, (4096,), generator=g))
     side_by_side("cross_entropy 4096x1000 transposed fwd+bwd", step(LT.cross_entropy, ce_tr),
                  step(F.cross_entropy, ce_tr), 3, big_rounds)
+    # ctc_loss, T=400, N=16, C=64, S=100 (the log_softmax in front is part of neither side's timing)
+    lp = torch.randn(400, 16, 64, generator=g).log_softmax(2)
+    ctc = lambda: (lp.clone().requires_grad_(), torch.randint(1, 64, (16, 100), generator=g),
+                   torch.full((16,), 400), torch.full((16,), 100))
+    side_by_side("ctc_loss T=400 N=16 C=64 S=100 fwd+bwd", step(LT.ctc_loss, ctc), step(F.ctc_loss, ctc), 3,
+                 big_rounds)
     print(f"\nbuffer pool: {losskit.buffer_cache_stats()}")
 
 
