@@ -11,6 +11,7 @@
 #include "losskit/regression.hpp"
 #include "losskit/segmentation.hpp"
 #include "losskit/sequence.hpp"
+#include "losskit/detection.hpp"
 #include "losskit/tensor.hpp"
 #include "losskit/threading.hpp"
 #include "losskit/version.hpp"

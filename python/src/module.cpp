@@ -9,6 +9,7 @@ void bind_margin(py::module_& m);
 void bind_distribution(py::module_& m);
 void bind_segmentation(py::module_& m);
 void bind_sequence(py::module_& m);
+void bind_detection(py::module_& m);
 void bind_regression(py::module_& m);
 void bind_embedding(py::module_& m);
 void bind_buffers(py::module_& m);  // the pool of large output buffers (bindings/buffers.cpp)
@@ -28,6 +29,7 @@ PYBIND11_MODULE(_losskit, m) {
   lp::bind_distribution(m);
   lp::bind_segmentation(m);
   lp::bind_sequence(m);
+  lp::bind_detection(m);
   lp::bind_regression(m);
   lp::bind_embedding(m);
   lp::bind_buffers(m);

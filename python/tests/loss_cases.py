@@ -34,6 +34,14 @@ def _triplet(*s):
     return lambda: tuple(_randn(*s, seed=k) for k in range(3))
 
 
+def _box_pair(*lead, dtype=torch.float32):
+    """Two sets of valid boxes (x1, y1, x2, y2) of shape (*lead, 4)."""
+    def one(seed):
+        xy = _rand(*lead, 2, dtype=dtype, seed=seed) * 10
+        return torch.cat([xy, xy + 0.5 + _rand(*lead, 2, dtype=dtype, seed=seed + 1) * 4], -1)
+    return one(20), one(30)
+
+
 CASES = [
     ("cross_entropy", dict(label_smoothing=0.1), lambda: (_randn(6, 5), _ids(6, 5)), [0]),
     ("cross_entropy", dict(weight=_rand(5) + 0.5, ignore_index=2, reduction="none"),
@@ -49,6 +57,9 @@ CASES = [
     ("dice_loss", dict(softmax=True, to_onehot_y=True), lambda: (_randn(2, 3, 4, 4), _ids(2, 3, 1, 4, 4).float()),
      [0]),
     ("dice_loss", dict(sigmoid=True, reduction="none", jaccard=True), lambda: (_randn(2, 3, 4), _rand(2, 3, 4)), [0]),
+    ("generalized_box_iou_loss", dict(reduction="mean"), lambda: _box_pair(6), [0, 1]),
+    ("distance_box_iou_loss", {}, lambda: _box_pair(5), [0, 1]),
+    ("complete_box_iou_loss", dict(reduction="sum", eps=1e-6), lambda: _box_pair(2, 3, dtype=torch.float64), [0, 1]),
     ("ctc_loss", {}, lambda: (torch.log_softmax(_randn(12, 3, 6), 2), torch.randint(1, 6, (3, 4), generator=_g(12)),
                               torch.tensor([12, 10, 8]), torch.tensor([4, 3, 2])), [0]),
     ("ctc_loss", dict(blank=5, reduction="none", zero_infinity=True),  # concatenated; sequence 1 cannot align

@@ -121,8 +121,8 @@ def legacy_reduction(size_average, reduce) -> str:
 def all_specs() -> Dict[str, LossSpec]:
     """Every LossSpec, by name (the family modules import this one: imported here on call)."""
     from . import (classification, classification_extra, distribution, embedding, margin, regression,
-                   segmentation, sequence)
+                   segmentation, sequence, detection)
     return {v.name: v
             for m in (classification, classification_extra, distribution, embedding, margin, regression, segmentation,
-                      sequence)
+                      sequence, detection)
             for v in vars(m).values() if isinstance(v, LossSpec)}

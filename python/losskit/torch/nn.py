@@ -117,7 +117,8 @@ _OWN = {
     "Poly1CrossEntropyLoss": "poly1_cross_entropy", "LogCoshLoss": "log_cosh_loss", "L2Loss": "l2_loss",
     "QuantileLoss": "quantile_loss", "MSLELoss": "msle_loss", "MAPELoss": "mape_loss", "HingeLoss": "hinge_loss",
     "SquaredHingeLoss": "squared_hinge_loss", "CategoricalHingeLoss": "categorical_hinge_loss",
-    "MulticlassPerceptronLoss": "multiclass_perceptron_loss",
+    "MulticlassPerceptronLoss": "multiclass_perceptron_loss", "GeneralizedBoxIoULoss": "generalized_box_iou_loss",
+    "DistanceBoxIoULoss": "distance_box_iou_loss", "CompleteBoxIoULoss": "complete_box_iou_loss",
 }
 
 for _name, _fn_name in _TORCH.items():
