@@ -1,4 +1,5 @@
-// losskit/detection.hpp: bounding-box regression losses (torchvision.ops semantics).
+// losskit/detection.hpp: bounding-box regression losses and box similarity matrices
+// (torchvision.ops semantics).
 //
 // Same four calls as every loss (see classification.hpp); both box sets have a gradient.
 #pragma once
@@ -47,5 +48,39 @@ LOSSKIT_DECLARE_BOX_LOSS(distance_box_iou_loss, double)
 LOSSKIT_DECLARE_BOX_LOSS(complete_box_iou_loss, float)
 LOSSKIT_DECLARE_BOX_LOSS(complete_box_iou_loss, double)
 #undef LOSSKIT_DECLARE_BOX_LOSS
+
+// ---------------------------------------------------------------------------------------------
+// box_iou, generalized_box_iou, distance_box_iou, complete_box_iou (torchvision.ops): the (N, M)
+// matrices of a similarity between every box of boxes1 (N, 4) and of boxes2 (M, 4), with
+// gradients for both sets (DETR's matching cost and GIoU loss differentiate them).
+//   Intersection as torchvision's _box_inter_union: wh = clamp(min(x2, x2g) - max(x1, x1g), 0)
+//   (the same in y), I = w h, U = area1 + area2 - I;
+//     box_iou             I / U                                   (no eps: 0/0 is NaN)
+//     generalized_box_iou I / U - (A - U) / A, A the enclosing box's area (clamped extents)
+//     distance_box_iou    I / U - d^2 / (w_c^2 + h_c^2 + eps)    (d the centres' distance)
+//     complete_box_iou    distance_box_iou - alpha v, v = 4/pi^2 (atan(w/h) - atan(wg/hg))^2,
+//                         alpha = v / (1 - I / U + v + eps) held constant in the gradient
+//   backward(grad_output (N, M)) gives the gradients of sum(grad_output * result); clamp passes
+//   no gradient below 0, max/min split ties, as torch autograd through torchvision's code.
+// Reference: torchvision/ops/boxes.py.
+// ---------------------------------------------------------------------------------------------
+struct BoxIouOptions {
+  double eps = 1e-7;  ///< distance_box_iou, complete_box_iou: added to the diagonal^2 (and alpha's denominator)
+};
+
+#define LOSSKIT_DECLARE_BOX_MATRIX(NAME, T)                                                                 \
+  void NAME(ConstView<T> boxes1, ConstView<T> boxes2, TensorView<T> out, const BoxIouOptions& opts = {});     \
+  Tensor<T> NAME(ConstView<T> boxes1, ConstView<T> boxes2, const BoxIouOptions& opts = {});                  \
+  void NAME##_backward(ConstView<T> grad_output, ConstView<T> boxes1, ConstView<T> boxes2,                   \
+                       TensorView<T> grad_boxes1, TensorView<T> grad_boxes2, const BoxIouOptions& opts = {});
+LOSSKIT_DECLARE_BOX_MATRIX(box_iou, float)
+LOSSKIT_DECLARE_BOX_MATRIX(box_iou, double)
+LOSSKIT_DECLARE_BOX_MATRIX(generalized_box_iou, float)
+LOSSKIT_DECLARE_BOX_MATRIX(generalized_box_iou, double)
+LOSSKIT_DECLARE_BOX_MATRIX(distance_box_iou, float)
+LOSSKIT_DECLARE_BOX_MATRIX(distance_box_iou, double)
+LOSSKIT_DECLARE_BOX_MATRIX(complete_box_iou, float)
+LOSSKIT_DECLARE_BOX_MATRIX(complete_box_iou, double)
+#undef LOSSKIT_DECLARE_BOX_MATRIX
 
 }  // namespace losskit

@@ -241,3 +241,130 @@ def test_numpy_and_module():
         torch.testing.assert_close(torch.from_numpy(g2), r2.grad)
     m = LT.nn.CompleteBoxIoULoss(reduction="mean", eps=1e-6)
     torch.testing.assert_close(m(b1, b2), tv_complete_box_iou_loss(b1, b2, reduction="mean", eps=1e-6))
+
+
+# ---- the (N, M) matrices: torchvision/ops/boxes.py, transcribed -------------------------------
+def _upcast(t):
+    if t.is_floating_point():
+        return t if t.dtype in (torch.float32, torch.float64) else t.float()
+    return t if t.dtype in (torch.int32, torch.int64) else t.int()
+
+
+def tv_box_area(boxes):
+    boxes = _upcast(boxes)
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def _box_inter_union(boxes1, boxes2):
+    area1, area2 = tv_box_area(boxes1), tv_box_area(boxes2)
+    lt = torch.max(boxes1[:, None, :2], boxes2[:, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[:, 2:])
+    wh = _upcast(rb - lt).clamp(min=0)
+    inter = wh[:, :, 0] * wh[:, :, 1]
+    return inter, area1[:, None] + area2 - inter
+
+
+def tv_box_iou(boxes1, boxes2):
+    inter, union = _box_inter_union(boxes1, boxes2)
+    return inter / union
+
+
+def tv_generalized_box_iou(boxes1, boxes2):
+    inter, union = _box_inter_union(boxes1, boxes2)
+    iou = inter / union
+    lti = torch.min(boxes1[:, None, :2], boxes2[:, :2])
+    rbi = torch.max(boxes1[:, None, 2:], boxes2[:, 2:])
+    whi = _upcast(rbi - lti).clamp(min=0)
+    areai = whi[:, :, 0] * whi[:, :, 1]
+    return iou - (areai - union) / areai
+
+
+def _box_diou_iou(boxes1, boxes2, eps=1e-7):
+    iou = tv_box_iou(boxes1, boxes2)
+    lti = torch.min(boxes1[:, None, :2], boxes2[:, :2])
+    rbi = torch.max(boxes1[:, None, 2:], boxes2[:, 2:])
+    whi = _upcast(rbi - lti).clamp(min=0)
+    diagonal_distance_squared = (whi[:, :, 0] ** 2) + (whi[:, :, 1] ** 2) + eps
+    x_p = (boxes1[:, 0] + boxes1[:, 2]) / 2
+    y_p = (boxes1[:, 1] + boxes1[:, 3]) / 2
+    x_g = (boxes2[:, 0] + boxes2[:, 2]) / 2
+    y_g = (boxes2[:, 1] + boxes2[:, 3]) / 2
+    centers_distance_squared = (_upcast((x_p[:, None] - x_g[None, :])) ** 2) + (
+        _upcast((y_p[:, None] - y_g[None, :])) ** 2)
+    return iou - (centers_distance_squared / diagonal_distance_squared), iou
+
+
+def tv_distance_box_iou(boxes1, boxes2, eps=1e-7):
+    boxes1, boxes2 = _upcast(boxes1), _upcast(boxes2)
+    return _box_diou_iou(boxes1, boxes2, eps=eps)[0]
+
+
+def tv_complete_box_iou(boxes1, boxes2, eps=1e-7):
+    boxes1, boxes2 = _upcast(boxes1), _upcast(boxes2)
+    diou, iou = _box_diou_iou(boxes1, boxes2, eps)
+    w_pred = boxes1[:, None, 2] - boxes1[:, None, 0]
+    h_pred = boxes1[:, None, 3] - boxes1[:, None, 1]
+    w_gt = boxes2[:, 2] - boxes2[:, 0]
+    h_gt = boxes2[:, 3] - boxes2[:, 1]
+    v = (4 / (torch.pi**2)) * torch.pow(torch.atan(w_pred / h_pred) - torch.atan(w_gt / h_gt), 2)
+    with torch.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    return diou - alpha * v
+
+
+MATRICES = [(LT.box_iou, tv_box_iou, False), (LT.generalized_box_iou, tv_generalized_box_iou, False),
+            (LT.distance_box_iou, tv_distance_box_iou, True), (LT.complete_box_iou, tv_complete_box_iou, True)]
+
+
+def matrix_sets(n, m, dtype, seed):
+    a1, a2 = boxes(max(n, m, 9), dtype, seed)
+    return a1[:n], torch.cat([a2, a1])[:m]  # boxes2 shares some boxes with boxes1 (identical pairs)
+
+
+@pytest.mark.parametrize("fns", MATRICES, ids=["iou", "giou", "diou", "ciou"])
+def test_matrices_against_torchvision(fns, dtype):
+    lk, tv, has_eps = fns
+    for n, m, seed in [(1, 1, 1), (9, 14, 2), (40, 7, 3), (0, 5, 4)]:
+        b1, b2 = matrix_sets(n, m, dtype, seed)
+        for kw in ([{}, dict(eps=0.3)] if has_eps else [{}]):
+            compare(lambda x, y, **k: lk(x, y, **k), lambda x, y, **k: tv(x, y, **k), b1, b2, **kw)
+    # strided boxes, and a transposed layout
+    b1, b2 = matrix_sets(9, 14, dtype, 5)
+    compare(lk, tv, b1.t().contiguous().t(), b2[::1])
+    # special values: NaN, inf, point boxes (0/0 in box_iou, as torchvision)
+    b1, b2 = matrix_sets(9, 9, dtype, 6)
+    b1[0, 0] = float("nan")
+    b1[1, 2] = float("inf")
+    b1[2] = 0
+    b2[2] = 0
+    compare(lk, tv, b1, b2)
+
+
+@pytest.mark.parametrize("fns", MATRICES, ids=["iou", "giou", "diou", "ciou"])
+def test_matrices_finite_differences_and_compile(fns):
+    lk, tv, _ = fns
+    b1, b2 = matrix_sets(7, 6, torch.float64, 7)
+    b1, b2 = b1[[0, 1, 2, 6]].clone(), b2[[0, 1, 2, 3, 5]].clone()  # away from ties and kinks
+    if lk is not LT.complete_box_iou:  # complete_box_iou holds alpha constant: not a derivative
+        assert torch.autograd.gradcheck(lk, (b1.requires_grad_(), b2.requires_grad_()))
+    torch.library.opcheck(torch.ops.losskit.box_matrix.default, (lk.__name__, b1.detach(), b2.detach(), 1e-7))
+    compiled = torch.compile(lk, fullgraph=True, backend="aot_eager")
+    x1, x2 = b1.detach().clone().requires_grad_(), b2.detach().clone().requires_grad_()
+    y1, y2 = b1.detach().clone().requires_grad_(), b2.detach().clone().requires_grad_()
+    out_c, out_e = compiled(x1, x2), lk(y1, y2)
+    torch.testing.assert_close(out_c, out_e)
+    out_c.sum().backward()
+    out_e.sum().backward()
+    torch.testing.assert_close(x1.grad, y1.grad)
+    torch.testing.assert_close(x2.grad, y2.grad)
+
+
+def test_matrix_errors_and_forms():
+    with pytest.raises(RuntimeError, match=r"^box_iou: boxes1 must have shape \(N, 4\)"):
+        LT.box_iou(torch.rand(2, 3, 4), torch.rand(3, 4))
+    with pytest.raises(ValueError, match="^distance_box_iou: eps = -1 must be finite"):
+        LT.distance_box_iou(torch.rand(2, 4), torch.rand(3, 4), eps=-1.0)
+    b1, b2 = matrix_sets(5, 4, torch.float64, 8)
+    torch.testing.assert_close(LT.box_iou((b1 * 10).round().long(), (b2 * 10).round().long()),
+                               tv_box_iou((b1 * 10).round().long(), (b2 * 10).round().long()).float())
+    assert LT.generalized_box_iou(b1.float(), b2).dtype == torch.float64

@@ -17,7 +17,8 @@ from .margin import (categorical_hinge_loss, hinge_loss, multi_margin_loss, mult
                      multilabel_soft_margin_loss, soft_margin_loss, squared_hinge_loss)
 from .segmentation import dice_loss
 from .sequence import ctc_infeasible, ctc_loss
-from .detection import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
+from .detection import (box_iou, complete_box_iou, complete_box_iou_loss, distance_box_iou, distance_box_iou_loss,
+                        generalized_box_iou, generalized_box_iou_loss)
 
 # One line per family.
 __all__ = ["cross_entropy", "nll_loss"]
@@ -25,6 +26,7 @@ __all__ += ["kl_div"]
 __all__ += ["dice_loss"]
 __all__ += ["ctc_loss", "ctc_infeasible"]
 __all__ += ["generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss"]
+__all__ += ["box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou"]  # (N, M) matrices
 __all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss",
             "log_cosh_loss", "l2_loss", "quantile_loss", "msle_loss", "mape_loss"]
 __all__ += ["hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
