@@ -124,6 +124,27 @@ def main():
                    torch.full((16,), 400), torch.full((16,), 100))
     side_by_side("ctc_loss T=400 N=16 C=64 S=100 fwd+bwd", step(LT.ctc_loss, ctc), step(F.ctc_loss, ctc), 3,
                  big_rounds)
+    # generalized_box_iou_loss on 1M box pairs against torchvision's code in torch ops (torchvision
+    # does not import beside this torch build; the same expressions as torchvision/ops/giou_loss.py)
+    def tv_giou(b1, b2):
+        x1, y1, x2, y2 = b1.unbind(-1)
+        x1g, y1g, x2g, y2g = b2.unbind(-1)
+        xk1, yk1, xk2, yk2 = torch.max(x1, x1g), torch.max(y1, y1g), torch.min(x2, x2g), torch.min(y2, y2g)
+        inter = torch.zeros_like(x1)
+        mask = (yk2 > yk1) & (xk2 > xk1)
+        inter[mask] = (xk2[mask] - xk1[mask]) * (yk2[mask] - yk1[mask])
+        union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
+        iou = inter / (union + 1e-7)
+        area_c = (torch.max(x2, x2g) - torch.min(x1, x1g)) * (torch.max(y2, y2g) - torch.min(y1, y1g))
+        return (1 - (iou - (area_c - union) / (area_c + 1e-7))).mean()
+    def box_pairs():
+        xy = torch.rand(1 << 20, 2, generator=g) * 100
+        b1 = torch.cat([xy, xy + 1 + torch.rand(1 << 20, 2, generator=g) * 20], 1).requires_grad_()
+        xy2 = xy + torch.randn(1 << 20, 2, generator=g) * 5
+        return b1, torch.cat([xy2, xy2 + 1 + torch.rand(1 << 20, 2, generator=g) * 20], 1)
+    side_by_side("generalized_box_iou_loss 1M boxes fwd+bwd (vs torchvision code)",
+                 step(lambda a, b: LT.generalized_box_iou_loss(a, b, reduction="mean"), box_pairs), step(tv_giou, box_pairs),
+                 3, big_rounds)
     print(f"\nbuffer pool: {losskit.buffer_cache_stats()}")
 
 
