@@ -1,4 +1,4 @@
-// losskit/segmentation.hpp: overlap losses for segmentation.
+// losskit/segmentation.hpp: overlap losses for segmentation (dice_loss, tversky_loss).
 //
 // Same four calls as every loss (see classification.hpp).
 #pragma once
@@ -80,5 +80,44 @@ void dice_loss_forward_backward(ConstView<float> input, ConstView<std::int64_t> 
                                 TensorView<float> grad_input, const DiceLossOptions<float>& opts = {});
 void dice_loss_forward_backward(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
                                 TensorView<double> grad_input, const DiceLossOptions<double>& opts = {});
+
+// ---------------------------------------------------------------------------------------------
+// tversky_loss: MONAI TverskyLoss (same inputs, activations, target forms, background and batch
+// options as dice_loss, through the same engine).
+//   Per (batch item, channel), or per channel with `batch`, over the spatial dims:
+//     tp = sum p t, fp = sum p (1 - t), fn = sum (1 - p) t   (soft_label: the norm forms of
+//     compute_tp_fp_fn, tp = (|p|_1 + |t|_1 - |p - t|_1) / 2, fp = |p|_1 - tp, fn = |t|_1 - tp)
+//     f = 1 - (tp + smooth_nr) / (tp + alpha fp + beta fn + smooth_dr)
+//   Reductions: Mean over every (B, C) entry, Sum, or None with MONAI's shape (B, C) ((C) with
+//   batch). alpha = beta = 0.5 is the Dice loss; alpha = beta = 1 the Jaccard (IoU) loss.
+//   MONAI's ignore_index and other_act are not offered. See docs/losses/dice_loss.md.
+// Reference: MONAI monai/losses/tversky.py (TverskyLoss); Salehi et al. 2017.
+// ---------------------------------------------------------------------------------------------
+struct TverskyLossOptions {
+  bool include_background = true;  ///< false drops channel 0 of input and target
+  bool to_onehot_y = false;        ///< target holds class ids (B, 1, ...) to one-hot encode
+  bool sigmoid = false;            ///< apply sigmoid to the input
+  bool softmax = false;            ///< apply softmax over the channel dim to the input
+  double alpha = 0.5;              ///< weight of the false positives
+  double beta = 0.5;               ///< weight of the false negatives
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+  double smooth_nr = 1e-5;         ///< added to the numerator
+  double smooth_dr = 1e-5;         ///< added to the denominator
+  bool batch = false;              ///< sum over the batch too, before the division
+  bool soft_label = false;         ///< the norm form, exact for soft targets
+};
+
+#define LOSSKIT_DECLARE_TVERSKY(T, TT)                                                                        \
+  void tversky_loss(ConstView<T> input, ConstView<TT> target, TensorView<T> out, const TverskyLossOptions& opts = {}); \
+  Tensor<T> tversky_loss(ConstView<T> input, ConstView<TT> target, const TverskyLossOptions& opts = {});      \
+  void tversky_loss_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<TT> target,              \
+                             TensorView<T> grad_input, const TverskyLossOptions& opts = {});                  \
+  void tversky_loss_forward_backward(ConstView<T> input, ConstView<TT> target, TensorView<T> out,             \
+                                     TensorView<T> grad_input, const TverskyLossOptions& opts = {});
+LOSSKIT_DECLARE_TVERSKY(float, float)
+LOSSKIT_DECLARE_TVERSKY(double, double)
+LOSSKIT_DECLARE_TVERSKY(float, std::int64_t)  // class ids, one-hot encoded inside
+LOSSKIT_DECLARE_TVERSKY(double, std::int64_t)
+#undef LOSSKIT_DECLARE_TVERSKY
 
 }  // namespace losskit

@@ -102,3 +102,78 @@ def test_dice_errors():
         LT.dice_loss(x, torch.full((2, 4), 3))
     with pytest.raises((ValueError, RuntimeError), match="^dice_loss: "):
         LT.dice_loss(x, x, sigmoid=True, softmax=True)
+
+
+# ---- tversky_loss against MONAI's TverskyLoss -------------------------------------------------
+@quiet
+def monai_tversky(input, target, **opts):
+    """monai.losses.TverskyLoss(**opts)(input, target), with losskit's int class ids one-hot
+    encoded by MONAI's to_onehot_y of the float ids (as monai_dice)."""
+    TverskyLoss = pytest.importorskip("monai.losses").TverskyLoss
+    if not target.is_floating_point():
+        target = (target if target.dim() == input.dim() else target.unsqueeze(1)).to(input.dtype)
+        opts["to_onehot_y"] = True
+    C = input.shape[1]
+    if opts.get("to_onehot_y") and C > 1 and input.dtype == torch.float64 and opts.get("soft_label"):
+        from monai.networks.utils import one_hot  # MONAI's float32 one-hot, see monai_dice
+        target = one_hot(target, num_classes=C, dtype=input.dtype)
+        opts["to_onehot_y"] = False
+    return TverskyLoss(**opts)(input, target)
+
+
+TVERSKY_OPTIONS = [
+    {}, dict(alpha=0.3, beta=0.7), dict(alpha=1.0, beta=1.0, include_background=False), dict(sigmoid=True, alpha=0.8),
+    dict(softmax=True, beta=0.9), dict(batch=True, alpha=0.2, beta=0.6), dict(soft_label=True, alpha=0.7),
+    dict(softmax=True, batch=True, include_background=False, soft_label=True, smooth_nr=1e-3, smooth_dr=1e-2),
+    dict(alpha=0.0, beta=2.0, smooth_nr=0.0),
+]
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (3, 4, 3, 2), (2, 1, 4, 3)], ids=str)
+@pytest.mark.parametrize("opts", range(len(TVERSKY_OPTIONS)))
+@pytest.mark.parametrize("target_kind", TARGETS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_tversky_loss(shape, opts, target_kind, reduction, dtype, layout):
+    opts = dict(TVERSKY_OPTIONS[opts])
+    C = shape[1]
+    if target_kind == "ids_float":
+        opts["to_onehot_y"] = True
+    if target_kind == "ids_int" and C == 1:
+        pytest.skip("int ids with one channel are a binary mask; covered by the float mask cases")
+    gen = torch.Generator().manual_seed(seed_of(shape, sorted(opts.items()), target_kind, reduction, "tversky"))
+    x, t = make(shape, target_kind, dtype, gen, opts)
+    opts["reduction"] = reduction
+    check_parity(LT.tversky_loss, monai_tversky, [x, t], opts, grad_of=[0], layout=layout,
+                 upstream="one" if reduction != "none" else "random")
+
+
+def test_tversky_finite_differences_numpy_and_module():
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 3, 4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    ids = torch.randint(0, 3, (2, 4, 3), generator=gen)
+    for kw in [dict(softmax=True, alpha=0.3, beta=0.7), dict(sigmoid=True, batch=True, soft_label=True, alpha=0.9)]:
+        assert torch.autograd.gradcheck(lambda z: LT.tversky_loss(z, ids, reduction="none", **kw), (x,))
+    kw = dict(softmax=True, alpha=0.3, beta=0.7, reduction="none")
+    ref = LT.tversky_loss(x, ids, **kw)
+    g, = torch.autograd.grad(ref.sum(), x)
+    value, grad = LN.tversky_loss_with_grad(x.detach().numpy(), ids.numpy(), **kw)
+    torch.testing.assert_close(torch.from_numpy(value), ref.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(torch.from_numpy(grad), g, rtol=1e-14, atol=1e-15)
+    m = LT.nn.TverskyLoss(softmax=True, alpha=0.3, beta=0.7)
+    torch.testing.assert_close(m(x, ids), LT.tversky_loss(x, ids, softmax=True, alpha=0.3, beta=0.7))
+    # alpha = beta = 0.5 is the Dice loss without smoothing (MONAI's shapes differ for 'none': (B, C)
+    # against (B, C, 1, 1)); alpha = beta = 1 the Jaccard loss
+    for ab, jac in [(0.5, False), (1.0, True)]:
+        torch.testing.assert_close(
+            LT.tversky_loss(x, ids, softmax=True, reduction="none", alpha=ab, beta=ab, smooth_nr=0.0, smooth_dr=0.0),
+            LT.dice_loss(x, ids, softmax=True, reduction="none", jaccard=jac, smooth_nr=0.0, smooth_dr=0.0)[..., 0, 0])
+
+
+def test_tversky_errors():
+    x = torch.rand(2, 3, 4)
+    with pytest.raises(ValueError, match="^tversky_loss: alpha = inf must be finite"):
+        LT.tversky_loss(x, x, alpha=float("inf"))
+    with pytest.raises(RuntimeError, match="^tversky_loss: target has shape"):
+        LT.tversky_loss(x, torch.rand(2, 2, 4))
+    with pytest.raises(IndexError, match=r"^tversky_loss: target\[0, 0, 1\] = 3 is outside \[0, 3\)"):
+        LT.tversky_loss(x, torch.tensor([[[0, 3, 1, 1]], [[0, 0, 0, 0]]]))

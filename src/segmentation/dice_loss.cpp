@@ -32,7 +32,14 @@ namespace losskit {
 namespace {
 
 using detail::Pass;
-constexpr std::string_view kFn = "dice_loss";
+/// Which overlap score the engine finishes with (the sums and the gradient passes are shared):
+/// MONAI's DiceLoss (Dice or Jaccard) or TverskyLoss, and the loss's name for messages.
+struct Score {
+  std::string_view fn = "dice_loss";
+  bool tversky = false;
+  double alpha = 0.5, beta = 0.5;  ///< Tversky's weights of the false positives and negatives
+  bool keep_spatial = true;        ///< reduction None: (B, C, 1, .., 1) (DiceLoss) or (B, C) (TverskyLoss)
+};
 
 enum class Act { None, Sigmoid, Softmax };
 /// How tp, P and G are formed (MONAI compute_tp_fp_fn): Product is ord 1 without soft_label
@@ -81,7 +88,7 @@ bool id_ok(TT v, TKind k, std::int64_t C) {
 }
 
 template <class TT>
-[[noreturn]] void fail_id(const Shape& tshape, std::int64_t pos, TT v, TKind k, std::int64_t C) {
+[[noreturn]] void fail_id(std::string_view kFn, const Shape& tshape, std::int64_t pos, TT v, TKind k, std::int64_t C) {
   using detail::fail;
   const std::string at = index_str(tshape, pos);
   if (k == TKind::Binary)
@@ -486,11 +493,21 @@ void dispatch(const Plan<T, TT>& pl, Fn&& fn) {
 struct GroupResult {
   double f = 0, alpha = 0, beta = 0;
 };
-GroupResult group_result(Form form, const double* s, double snr, double sdr, bool jaccard) {
+GroupResult group_result(Form form, const double* s, double snr, double sdr, bool jaccard, const Score& sc) {
   const double P = s[1], G = s[2];
   const double tp = form == Form::Product ? s[0] : (P + G - s[0]) / 2;
-  const double N = 2 * tp + snr;
   GroupResult r;
+  if (sc.tversky) {
+    // 1 - (tp + snr) / (tp + alpha fp + beta fn + sdr), fp = P - tp, fn = G - tp (MONAI's
+    // sum p (1 - t) and sum (1 - p) t, the same sums)
+    const double Nn = tp + snr;
+    const double Dd = tp + sc.alpha * (P - tp) + sc.beta * (G - tp) + sdr;
+    r.f = 1.0 - Nn / Dd;
+    r.alpha = -1.0 / Dd + Nn * (1.0 - sc.alpha - sc.beta) / (Dd * Dd);
+    r.beta = sc.alpha * Nn / (Dd * Dd);
+    return r;
+  }
+  const double N = 2 * tp + snr;
   if (!jaccard) {
     const double Dd = P + G + sdr;
     r.f = 1.0 - N / Dd;
@@ -507,8 +524,9 @@ GroupResult group_result(Form form, const double* s, double snr, double sdr, boo
 
 template <class T, class TT>
 void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out, ConstView<T> grad_output,
-         TensorView<T> grad_input, const DiceLossOptions<T>& o, Tensor<T>* owned = nullptr) {
+         TensorView<T> grad_input, const DiceLossOptions<T>& o, Tensor<T>* owned = nullptr, const Score& sc = {}) {
   using namespace detail;
+  const std::string_view kFn = sc.fn;
   constexpr bool kIntTarget = std::is_integral_v<TT>;
   const Reduction r = o.reduction;
   // ---- options ----
@@ -580,7 +598,8 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
   Shape none_shape;
   if (!pl.batch) none_shape.push_back(pl.B);
   none_shape.push_back(pl.Cp);
-  for (int k = 2; k < nd; ++k) none_shape.push_back(1);
+  if (sc.keep_spatial)
+    for (int k = 2; k < nd; ++k) none_shape.push_back(1);
   const std::int64_t groups = none_shape.numel();
   if (owned) out = allocate(*owned, out_shape_of(r, none_shape));
   if (has_forward(pass)) {
@@ -617,7 +636,7 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
   }
   // ---- the last check: every class id ----
   const std::int64_t bad = first_bad_id(pl);
-  if (bad >= 0) fail_id(target.shape(), bad, pl.tids.at(bad / pl.D, bad % pl.D), pl.tkind, pl.C);
+  if (bad >= 0) fail_id(kFn, target.shape(), bad, pl.tids.at(bad / pl.D, bad % pl.D), pl.tkind, pl.C);
   // ---- validation done: from here on outputs are written ----
   // Pass 1 (sums); pass 2 recomputes the activation rather than storing it (less memory traffic).
   Staged<T> grad_stage;
@@ -639,7 +658,7 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
     } else {
       for (int k = 0; k < 3; ++k) s[k] = S[static_cast<std::size_t>(g * 3 + k)];
     }
-    GroupResult gr = group_result(pl.form, s, o.smooth_nr, o.smooth_dr, o.jaccard);
+    GroupResult gr = group_result(pl.form, s, o.smooth_nr, o.smooth_dr, o.jaccard, sc);
     if (use_w) {
       const double w = static_cast<double>(o.weight[static_cast<std::size_t>(g % Cp)]);
       gr.f *= w;
@@ -674,9 +693,28 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
 }  // namespace
 
 
+/// tversky_loss runs the dice engine with MONAI TverskyLoss's score and output shape.
+template <class T, class TT, class A = T>
+void run_tversky(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<A> out, ConstView<A> grad_output,
+                 TensorView<T> grad_input, const TverskyLossOptions& o, Tensor<A>* owned = nullptr) {
+  constexpr std::string_view fn = "tversky_loss";
+  for (const auto& [name, v] : {std::pair{"alpha", o.alpha}, std::pair{"beta", o.beta}})
+    if (!std::isfinite(v)) detail::fail(ErrorKind::Value, fn, name, " = ", v, " must be finite");
+  const DiceLossOptions<T> d{.include_background = o.include_background, .to_onehot_y = o.to_onehot_y,
+                             .sigmoid = o.sigmoid, .softmax = o.softmax, .reduction = o.reduction,
+                             .smooth_nr = o.smooth_nr, .smooth_dr = o.smooth_dr, .batch = o.batch,
+                             .soft_label = o.soft_label};
+  run<T, TT>(pass, input, target, out, grad_output, grad_input, d, owned,
+             Score{.fn = fn, .tversky = true, .alpha = o.alpha, .beta = o.beta, .keep_spatial = false});
+}
+
 LOSSKIT_DEFINE_LOSS(dice_loss, float, float, DiceLossOptions<float>, run)
 LOSSKIT_DEFINE_LOSS(dice_loss, double, double, DiceLossOptions<double>, run)
 LOSSKIT_DEFINE_LOSS(dice_loss, float, std::int64_t, DiceLossOptions<float>, run)
 LOSSKIT_DEFINE_LOSS(dice_loss, double, std::int64_t, DiceLossOptions<double>, run)
+LOSSKIT_DEFINE_LOSS(tversky_loss, float, float, TverskyLossOptions, run_tversky)
+LOSSKIT_DEFINE_LOSS(tversky_loss, double, double, TverskyLossOptions, run_tversky)
+LOSSKIT_DEFINE_LOSS(tversky_loss, float, std::int64_t, TverskyLossOptions, run_tversky)
+LOSSKIT_DEFINE_LOSS(tversky_loss, double, std::int64_t, TverskyLossOptions, run_tversky)
 
 }  // namespace losskit

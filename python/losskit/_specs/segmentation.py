@@ -15,3 +15,16 @@ def dice_shape(shapes, options):
 
 dice_loss = LossSpec("dice_loss", ("input", "target"), (True, False), dice_shape,
                      doc='Soft Dice loss, MONAI DiceLoss options.')
+
+
+def tversky_shape(shapes, options):
+    """MONAI TverskyLoss's reduction='none' shape: (B, C'), (C') with batch."""
+    s = tuple(shapes[0])
+    if len(s) < 2:
+        return ()  # invalid; the C++ checks say why
+    c = s[1] - 1 if (not options.get("include_background", True) and s[1] > 1) else s[1]
+    return (c,) if options.get("batch", False) else (s[0], c)
+
+
+tversky_loss = LossSpec("tversky_loss", ("input", "target"), (True, False), tversky_shape,
+                        doc="1 - (tp + smooth) / (tp + alpha fp + beta fn + smooth), MONAI TverskyLoss options.")

@@ -25,3 +25,20 @@ def dice_loss(input: Tensor, target: Tensor, include_background: bool = True, to
                       softmax=softmax, squared_pred=squared_pred, jaccard=jaccard, reduction=reduction,
                       smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch, weight=weight,
                       soft_label=soft_label))
+
+
+def tversky_loss(input: Tensor, target: Tensor, include_background: bool = True, to_onehot_y: bool = False,
+                 sigmoid: bool = False, softmax: bool = False, alpha: float = 0.5, beta: float = 0.5,
+                 reduction: str = "mean", smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
+                 soft_label: bool = False) -> Tensor:
+    """Tversky loss with the options and defaults of MONAI's TverskyLoss
+    (monai.losses.TverskyLoss(...)(input, target); `other_act` and `ignore_index` are not offered).
+
+    1 - (tp + smooth_nr) / (tp + alpha fp + beta fn + smooth_dr) per (batch item, channel) (per
+    channel with batch), sums over the spatial dims. Inputs as dice_loss: probabilities or logits
+    with sigmoid / softmax, targets one-hot / soft / class ids. reduction 'none' gives (B, C')
+    ((C') with batch)."""
+    return apply(specs.tversky_loss, (input, target),
+                 dict(include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid,
+                      softmax=softmax, alpha=alpha, beta=beta, reduction=reduction, smooth_nr=smooth_nr,
+                      smooth_dr=smooth_dr, batch=batch, soft_label=soft_label))
