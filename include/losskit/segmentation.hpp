@@ -1,4 +1,5 @@
-// losskit/segmentation.hpp: overlap losses for segmentation (dice_loss, tversky_loss).
+// losskit/segmentation.hpp: overlap losses for segmentation (dice_loss, tversky_loss,
+// generalized_dice_loss).
 //
 // Same four calls as every loss (see classification.hpp).
 #pragma once
@@ -119,5 +120,44 @@ LOSSKIT_DECLARE_TVERSKY(double, double)
 LOSSKIT_DECLARE_TVERSKY(float, std::int64_t)  // class ids, one-hot encoded inside
 LOSSKIT_DECLARE_TVERSKY(double, std::int64_t)
 #undef LOSSKIT_DECLARE_TVERSKY
+
+// ---------------------------------------------------------------------------------------------
+// generalized_dice_loss: MONAI GeneralizedDiceLoss (Sudre et al. 2017), on the dice engine.
+//   Per batch item (or once with `batch`), over the channels c and spatial dims:
+//     w_c = 1 / G_c^2 (square), 1 / G_c (simple) or 1 (uniform), G_c = sum t (in float32, as
+//     MONAI); an infinite weight (an empty class) becomes the item's largest finite one;
+//     f = 1 - (2 sum_c w_c tp_c + smooth_nr) / (sum_c w_c (P_c + G_c) + smooth_dr).
+//   The weights depend on the target only (no gradient). Reductions: Mean over the items, Sum,
+//   None with MONAI's shape (B, 1, 1, .., 1) ((1, 1, .., 1) with batch: ndim - 1 dims).
+// Reference: MONAI monai/losses/dice.py (GeneralizedDiceLoss).
+// ---------------------------------------------------------------------------------------------
+enum class GdlWeight { Square, Simple, Uniform };
+struct GeneralizedDiceLossOptions {
+  bool include_background = true;  ///< false drops channel 0 of input and target
+  bool to_onehot_y = false;        ///< target holds class ids (B, 1, ...) to one-hot encode
+  bool sigmoid = false;            ///< apply sigmoid to the input
+  bool softmax = false;            ///< apply softmax over the channel dim to the input
+  GdlWeight w_type = GdlWeight::Square;  ///< the class weights' function of the target volume
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+  double smooth_nr = 1e-5;         ///< added to the numerator
+  double smooth_dr = 1e-5;         ///< added to the denominator
+  bool batch = false;              ///< sum over the batch too, before the division
+  bool soft_label = false;         ///< the norm form of tp, exact for soft targets
+};
+
+#define LOSSKIT_DECLARE_GDL(T, TT)                                                                            \
+  void generalized_dice_loss(ConstView<T> input, ConstView<TT> target, TensorView<T> out,                     \
+                             const GeneralizedDiceLossOptions& opts = {});                                   \
+  Tensor<T> generalized_dice_loss(ConstView<T> input, ConstView<TT> target,                                  \
+                                  const GeneralizedDiceLossOptions& opts = {});                              \
+  void generalized_dice_loss_backward(ConstView<T> grad_output, ConstView<T> input, ConstView<TT> target,    \
+                                      TensorView<T> grad_input, const GeneralizedDiceLossOptions& opts = {}); \
+  void generalized_dice_loss_forward_backward(ConstView<T> input, ConstView<TT> target, TensorView<T> out,   \
+                                              TensorView<T> grad_input, const GeneralizedDiceLossOptions& opts = {});
+LOSSKIT_DECLARE_GDL(float, float)
+LOSSKIT_DECLARE_GDL(double, double)
+LOSSKIT_DECLARE_GDL(float, std::int64_t)  // class ids, one-hot encoded inside
+LOSSKIT_DECLARE_GDL(double, std::int64_t)
+#undef LOSSKIT_DECLARE_GDL
 
 }  // namespace losskit

@@ -62,6 +62,8 @@ CASES = [
     ("complete_box_iou_loss", dict(reduction="sum", eps=1e-6), lambda: _box_pair(2, 3, dtype=torch.float64), [0, 1]),
     ("tversky_loss", dict(softmax=True, alpha=0.3, beta=0.7), lambda: (_randn(2, 3, 4, 4), _ids(2, 3, 4, 4)), [0]),
     ("tversky_loss", dict(sigmoid=True, reduction="none", batch=True), lambda: (_randn(2, 3, 5), _rand(2, 3, 5)), [0]),
+    ("generalized_dice_loss", dict(softmax=True, w_type="simple", reduction="none"),
+     lambda: (_randn(2, 3, 4, 4), _ids(2, 3, 4, 4)), [0]),
     ("ctc_loss", {}, lambda: (torch.log_softmax(_randn(12, 3, 6), 2), torch.randint(1, 6, (3, 4), generator=_g(12)),
                               torch.tensor([12, 10, 8]), torch.tensor([4, 3, 2])), [0]),
     ("ctc_loss", dict(blank=5, reduction="none", zero_infinity=True),  # concatenated; sequence 1 cannot align

@@ -177,3 +177,60 @@ def test_tversky_errors():
         LT.tversky_loss(x, torch.rand(2, 2, 4))
     with pytest.raises(IndexError, match=r"^tversky_loss: target\[0, 0, 1\] = 3 is outside \[0, 3\)"):
         LT.tversky_loss(x, torch.tensor([[[0, 3, 1, 1]], [[0, 0, 0, 0]]]))
+
+
+# ---- generalized_dice_loss against MONAI's GeneralizedDiceLoss ---------------------------------
+@quiet
+def monai_gdl(input, target, **opts):
+    GeneralizedDiceLoss = pytest.importorskip("monai.losses").GeneralizedDiceLoss
+    if not target.is_floating_point():
+        target = (target if target.dim() == input.dim() else target.unsqueeze(1)).to(input.dtype)
+        opts["to_onehot_y"] = True
+    C = input.shape[1]
+    if opts.get("to_onehot_y") and C > 1 and input.dtype == torch.float64:
+        from monai.networks.utils import one_hot  # MONAI's float32 one-hot, see monai_dice
+        target = one_hot(target, num_classes=C, dtype=input.dtype)
+        opts["to_onehot_y"] = False
+    return GeneralizedDiceLoss(**opts)(input, target)
+
+
+GDL_OPTIONS = [
+    {}, dict(w_type="simple"), dict(w_type="uniform"), dict(include_background=False, softmax=True),
+    dict(sigmoid=True, batch=True), dict(batch=True, w_type="simple", soft_label=True),
+    dict(softmax=True, soft_label=True, smooth_nr=1e-3, smooth_dr=1e-2),
+]
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (3, 4, 3, 2), (2, 1, 4, 3)], ids=str)
+@pytest.mark.parametrize("opts", range(len(GDL_OPTIONS)))
+@pytest.mark.parametrize("target_kind", TARGETS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_generalized_dice_loss(shape, opts, target_kind, reduction, dtype, layout):
+    opts = dict(GDL_OPTIONS[opts])
+    C = shape[1]
+    if target_kind == "ids_float":
+        opts["to_onehot_y"] = True
+    if target_kind == "ids_int" and C == 1:
+        pytest.skip("int ids with one channel are a binary mask; covered by the float mask cases")
+    gen = torch.Generator().manual_seed(seed_of(shape, sorted(opts.items()), target_kind, reduction, "gdl"))
+    x, t = make(shape, target_kind, dtype, gen, opts)
+    opts["reduction"] = reduction
+    check_parity(LT.generalized_dice_loss, monai_gdl, [x, t], opts, grad_of=[0], layout=layout,
+                 upstream="one" if reduction != "none" else "random")
+
+
+def test_generalized_dice_empty_classes_and_finite_differences():
+    # a class absent from an item's target: infinite weight, replaced by the item's largest
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 4, 3, 3, generator=gen, dtype=torch.float64)
+    ids = torch.randint(0, 2, (2, 1, 3, 3), generator=gen)  # classes 2 and 3 never appear
+    for w_type in ["square", "simple", "uniform"]:
+        check_parity(LT.generalized_dice_loss, monai_gdl, [x, ids], dict(softmax=True, w_type=w_type),
+                     grad_of=[0], upstream="one")
+        assert torch.autograd.gradcheck(
+            lambda z: LT.generalized_dice_loss(z, ids, softmax=True, w_type=w_type, reduction="none"),
+            (x.clone().requires_grad_(),))
+    with pytest.raises(ValueError, match="^generalized_dice_loss: w_type = 'cube'"):
+        LT.generalized_dice_loss(x, ids, w_type="cube")
+    m = LT.nn.GeneralizedDiceLoss(softmax=True, w_type="simple")
+    torch.testing.assert_close(m(x, ids), LT.generalized_dice_loss(x, ids, softmax=True, w_type="simple"))

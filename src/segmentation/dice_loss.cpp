@@ -39,6 +39,10 @@ struct Score {
   bool tversky = false;
   double alpha = 0.5, beta = 0.5;  ///< Tversky's weights of the false positives and negatives
   bool keep_spatial = true;        ///< reduction None: (B, C, 1, .., 1) (DiceLoss) or (B, C) (TverskyLoss)
+  /// GeneralizedDiceLoss: one score per batch item (or one with batch) over the channels, each
+  /// channel weighted by w(sum t): 0 square (1 / G^2), 1 simple (1 / G), 2 uniform (1).
+  bool generalized = false;
+  int w_type = 0;
 };
 
 enum class Act { None, Sigmoid, Softmax };
@@ -522,6 +526,39 @@ GroupResult group_result(Form form, const double* s, double snr, double sdr, boo
   return r;
 }
 
+/// GeneralizedDiceLoss (MONAI): per item (Cp consecutive groups holding {tp, P + G, G} in
+/// res), w_c = w(G_c) in float32 as MONAI (its ground_o.float()), infinite weights (empty
+/// classes) replaced by the item's largest finite weight, f = 1 - (2 sum w tp + snr) /
+/// (sum w (P + G) + sdr); then res holds each group's gradient coefficients (of tp and P).
+void generalized_scores(std::vector<GroupResult>& res, std::vector<double>& f, std::int64_t Cp, int w_type, double snr,
+                        double sdr) {
+  std::vector<double> w(static_cast<std::size_t>(Cp));
+  std::vector<char> inf(static_cast<std::size_t>(Cp));
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    GroupResult* g = res.data() + i * static_cast<std::size_t>(Cp);
+    double wmax = -std::numeric_limits<double>::infinity();
+    for (std::int64_t c = 0; c < Cp; ++c) {
+      const float G = static_cast<float>(g[c].beta);
+      const float wc = w_type == 0 ? 1.0f / (G * G) : (w_type == 1 ? 1.0f / G : 1.0f);
+      inf[static_cast<std::size_t>(c)] = std::isinf(wc);
+      w[static_cast<std::size_t>(c)] = std::isinf(wc) ? 0.0 : static_cast<double>(wc);
+      wmax = std::max(wmax, w[static_cast<std::size_t>(c)]);
+    }
+    for (std::int64_t c = 0; c < Cp; ++c)
+      if (inf[static_cast<std::size_t>(c)]) w[static_cast<std::size_t>(c)] = wmax;
+    double numer = snr, den = sdr;
+    for (std::int64_t c = 0; c < Cp; ++c) {
+      numer += 2.0 * w[static_cast<std::size_t>(c)] * g[c].f;
+      den += w[static_cast<std::size_t>(c)] * g[c].alpha;
+    }
+    f[i] = 1.0 - numer / den;
+    for (std::int64_t c = 0; c < Cp; ++c) {
+      const double wc = w[static_cast<std::size_t>(c)];
+      g[c] = GroupResult{0, -2.0 * wc / den, numer * wc / (den * den)};
+    }
+  }
+}
+
 template <class T, class TT>
 void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out, ConstView<T> grad_output,
          TensorView<T> grad_input, const DiceLossOptions<T>& o, Tensor<T>* owned = nullptr, const Score& sc = {}) {
@@ -595,12 +632,21 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
   }
   const bool use_w = has_w && pl.Cp != 1;  // MONAI applies weight only with more than one class
   // ---- outputs ----
+  // groups: the (b, c) sums (c only with batch); items: the losses (= groups, or one per batch
+  // item for the generalized score)
+  const std::int64_t groups = (pl.batch ? 1 : pl.B) * pl.Cp;
   Shape none_shape;
-  if (!pl.batch) none_shape.push_back(pl.B);
-  none_shape.push_back(pl.Cp);
-  if (sc.keep_spatial)
+  if (sc.generalized) {
+    none_shape.push_back(pl.batch ? 1 : pl.B);  // MONAI: f.shape[0:2] + [1] * (ndim - 2)
+    if (!pl.batch) none_shape.push_back(1);
     for (int k = 2; k < nd; ++k) none_shape.push_back(1);
-  const std::int64_t groups = none_shape.numel();
+  } else {
+    if (!pl.batch) none_shape.push_back(pl.B);
+    none_shape.push_back(pl.Cp);
+    if (sc.keep_spatial)
+      for (int k = 2; k < nd; ++k) none_shape.push_back(1);
+  }
+  const std::int64_t items = none_shape.numel();
   if (owned) out = allocate(*owned, out_shape_of(r, none_shape));
   if (has_forward(pass)) {
     check_output(kFn, "out", out, out_shape_of(r, none_shape));
@@ -650,6 +696,7 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
   dispatch(pl, [&]<Act A, Form F, TKind K>() { sum_pass<A, F, K>(pl, S, simd); });
   const std::int64_t Cp = pl.Cp;
   std::vector<GroupResult> res(static_cast<std::size_t>(groups));
+  std::vector<double> f(static_cast<std::size_t>(items));
   for (std::int64_t g = 0; g < groups; ++g) {
     double s[3] = {0, 0, 0};
     if (pl.batch) {
@@ -657,6 +704,11 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
         for (int k = 0; k < 3; ++k) s[k] += S[static_cast<std::size_t>((b * Cp + g) * 3 + k)];
     } else {
       for (int k = 0; k < 3; ++k) s[k] = S[static_cast<std::size_t>(g * 3 + k)];
+    }
+    if (sc.generalized) {  // keep tp, P + G and G; the score is formed per item below
+      const double tp = pl.form == Form::Product ? s[0] : (s[1] + s[2] - s[0]) / 2;
+      res[static_cast<std::size_t>(g)] = GroupResult{tp, s[1] + s[2], s[2]};
+      continue;
     }
     GroupResult gr = group_result(pl.form, s, o.smooth_nr, o.smooth_dr, o.jaccard, sc);
     if (use_w) {
@@ -666,23 +718,26 @@ void run(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<T> out,
       gr.beta *= w;
     }
     res[static_cast<std::size_t>(g)] = gr;
+    f[static_cast<std::size_t>(g)] = gr.f;
   }
-  const double denom = static_cast<double>(groups);
+  if (sc.generalized) generalized_scores(res, f, Cp, sc.w_type, o.smooth_nr, o.smooth_dr);
+  const double denom = static_cast<double>(items);
   if (has_forward(pass)) {
     if (r == Reduction::None) {
-      for (std::int64_t g = 0; g < groups; ++g) out.flat(g) = static_cast<T>(res[static_cast<std::size_t>(g)].f);
+      for (std::int64_t i = 0; i < items; ++i) out.flat(i) = static_cast<T>(f[static_cast<std::size_t>(i)]);
     } else {
       double sum = 0;
-      for (const auto& gr : res) sum += gr.f;
+      for (const double v : f) sum += v;
       out.flat(0) = static_cast<T>(reduce_value(r, sum, denom));
     }
   }
   if (!has_backward(pass)) return;
-  // Per-group gradient coefficients, times the reduction's factor and the upstream gradient.
+  // Per-group gradient coefficients, times the reduction's factor and its item's upstream gradient.
   std::vector<double> coef_a(static_cast<std::size_t>(groups)), coef_b(static_cast<std::size_t>(groups));
   for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t item = sc.generalized ? g / Cp : g;
     double scale = reduce_scale(r, g_scalar, denom);
-    if (r == Reduction::None && pass == Pass::Backward) scale = static_cast<double>(grad_output.flat(g));
+    if (r == Reduction::None && pass == Pass::Backward) scale = static_cast<double>(grad_output.flat(item));
     coef_a[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].alpha;
     coef_b[static_cast<std::size_t>(g)] = scale * res[static_cast<std::size_t>(g)].beta;
   }
@@ -708,6 +763,18 @@ void run_tversky(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView
              Score{.fn = fn, .tversky = true, .alpha = o.alpha, .beta = o.beta, .keep_spatial = false});
 }
 
+/// generalized_dice_loss runs the dice engine with MONAI GeneralizedDiceLoss's score and shape.
+template <class T, class TT, class A = T>
+void run_gdl(Pass pass, ConstView<T> input, ConstView<TT> target, TensorView<A> out, ConstView<A> grad_output,
+             TensorView<T> grad_input, const GeneralizedDiceLossOptions& o, Tensor<A>* owned = nullptr) {
+  const DiceLossOptions<T> d{.include_background = o.include_background, .to_onehot_y = o.to_onehot_y,
+                             .sigmoid = o.sigmoid, .softmax = o.softmax, .reduction = o.reduction,
+                             .smooth_nr = o.smooth_nr, .smooth_dr = o.smooth_dr, .batch = o.batch,
+                             .soft_label = o.soft_label};
+  run<T, TT>(pass, input, target, out, grad_output, grad_input, d, owned,
+             Score{.fn = "generalized_dice_loss", .generalized = true, .w_type = static_cast<int>(o.w_type)});
+}
+
 LOSSKIT_DEFINE_LOSS(dice_loss, float, float, DiceLossOptions<float>, run)
 LOSSKIT_DEFINE_LOSS(dice_loss, double, double, DiceLossOptions<double>, run)
 LOSSKIT_DEFINE_LOSS(dice_loss, float, std::int64_t, DiceLossOptions<float>, run)
@@ -716,5 +783,9 @@ LOSSKIT_DEFINE_LOSS(tversky_loss, float, float, TverskyLossOptions, run_tversky)
 LOSSKIT_DEFINE_LOSS(tversky_loss, double, double, TverskyLossOptions, run_tversky)
 LOSSKIT_DEFINE_LOSS(tversky_loss, float, std::int64_t, TverskyLossOptions, run_tversky)
 LOSSKIT_DEFINE_LOSS(tversky_loss, double, std::int64_t, TverskyLossOptions, run_tversky)
+LOSSKIT_DEFINE_LOSS(generalized_dice_loss, float, float, GeneralizedDiceLossOptions, run_gdl)
+LOSSKIT_DEFINE_LOSS(generalized_dice_loss, double, double, GeneralizedDiceLossOptions, run_gdl)
+LOSSKIT_DEFINE_LOSS(generalized_dice_loss, float, std::int64_t, GeneralizedDiceLossOptions, run_gdl)
+LOSSKIT_DEFINE_LOSS(generalized_dice_loss, double, std::int64_t, GeneralizedDiceLossOptions, run_gdl)
 
 }  // namespace losskit

@@ -28,3 +28,17 @@ def tversky_shape(shapes, options):
 
 tversky_loss = LossSpec("tversky_loss", ("input", "target"), (True, False), tversky_shape,
                         doc="1 - (tp + smooth) / (tp + alpha fp + beta fn + smooth), MONAI TverskyLoss options.")
+
+
+def gdl_shape(shapes, options):
+    """MONAI GeneralizedDiceLoss's reduction='none' shape: (B, 1, 1, .., 1); with batch (1, .., 1)
+    with one dim fewer (its f.shape[0:2] + ones)."""
+    s = tuple(shapes[0])
+    if len(s) < 2:
+        return ()  # invalid; the C++ checks say why
+    ones = (1,) * (len(s) - 2)
+    return ((1,) if options.get("batch", False) else (s[0], 1)) + ones
+
+
+generalized_dice_loss = LossSpec("generalized_dice_loss", ("input", "target"), (True, False), gdl_shape,
+                                 doc="Generalized Dice loss (class weights 1/volume^2), MONAI GeneralizedDiceLoss.")

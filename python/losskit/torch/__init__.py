@@ -15,7 +15,7 @@ from .regression import (gaussian_nll_loss, huber_loss, l1_loss, l2_loss, log_co
 from .margin import (categorical_hinge_loss, hinge_loss, multi_margin_loss, multiclass_perceptron_loss,
                      multilabel_margin_loss,
                      multilabel_soft_margin_loss, soft_margin_loss, squared_hinge_loss)
-from .segmentation import dice_loss, tversky_loss
+from .segmentation import dice_loss, generalized_dice_loss, tversky_loss
 from .sequence import ctc_infeasible, ctc_loss
 from .detection import (box_iou, complete_box_iou, complete_box_iou_loss, distance_box_iou, distance_box_iou_loss,
                         generalized_box_iou, generalized_box_iou_loss)
@@ -23,7 +23,7 @@ from .detection import (box_iou, complete_box_iou, complete_box_iou_loss, distan
 # One line per family.
 __all__ = ["cross_entropy", "nll_loss"]
 __all__ += ["kl_div"]
-__all__ += ["dice_loss", "tversky_loss"]
+__all__ += ["dice_loss", "tversky_loss", "generalized_dice_loss"]
 __all__ += ["ctc_loss", "ctc_infeasible"]
 __all__ += ["generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss"]
 __all__ += ["box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou"]  # (N, M) matrices

@@ -113,7 +113,8 @@ _TORCH = {
 }
 # losskit's other losses, in the same style.
 _OWN = {
-    "DiceLoss": "dice_loss", "TverskyLoss": "tversky_loss", "SigmoidFocalLoss": "sigmoid_focal_loss", "SoftmaxFocalLoss": "softmax_focal_loss",
+    "DiceLoss": "dice_loss", "TverskyLoss": "tversky_loss", "GeneralizedDiceLoss": "generalized_dice_loss",
+    "SigmoidFocalLoss": "sigmoid_focal_loss", "SoftmaxFocalLoss": "softmax_focal_loss",
     "Poly1CrossEntropyLoss": "poly1_cross_entropy", "LogCoshLoss": "log_cosh_loss", "L2Loss": "l2_loss",
     "QuantileLoss": "quantile_loss", "MSLELoss": "msle_loss", "MAPELoss": "mape_loss", "HingeLoss": "hinge_loss",
     "SquaredHingeLoss": "squared_hinge_loss", "CategoricalHingeLoss": "categorical_hinge_loss",

@@ -42,3 +42,18 @@ def tversky_loss(input: Tensor, target: Tensor, include_background: bool = True,
                  dict(include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid,
                       softmax=softmax, alpha=alpha, beta=beta, reduction=reduction, smooth_nr=smooth_nr,
                       smooth_dr=smooth_dr, batch=batch, soft_label=soft_label))
+
+
+def generalized_dice_loss(input: Tensor, target: Tensor, include_background: bool = True, to_onehot_y: bool = False,
+                          sigmoid: bool = False, softmax: bool = False, w_type: str = "square", reduction: str = "mean",
+                          smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
+                          soft_label: bool = False) -> Tensor:
+    """Generalized Dice loss with the options and defaults of MONAI's GeneralizedDiceLoss
+    (`other_act` is not offered): per batch item (once with batch), 1 - (2 sum_c w_c tp_c + smooth_nr)
+    / (sum_c w_c (P_c + G_c) + smooth_dr), w_c = 1 / G_c^2 ('square'), 1 / G_c ('simple') or 1
+    ('uniform') of the target volume G_c (empty classes take the largest weight). Inputs as
+    dice_loss. reduction 'none' gives (B, 1, 1, .., 1)."""
+    return apply(specs.generalized_dice_loss, (input, target),
+                 dict(include_background=include_background, to_onehot_y=to_onehot_y, sigmoid=sigmoid,
+                      softmax=softmax, w_type=w_type, reduction=reduction, smooth_nr=smooth_nr,
+                      smooth_dr=smooth_dr, batch=batch, soft_label=soft_label))

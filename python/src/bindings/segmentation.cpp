@@ -61,6 +61,37 @@ void bind_segmentation(py::module_& m) {
       LOSSKIT_PY_CALL_ARGS, "include_background"_a = true, "to_onehot_y"_a = false, "sigmoid"_a = false,
       "softmax"_a = false, "alpha"_a = 0.5, "beta"_a = 0.5, "reduction"_a = "mean", "smooth_nr"_a = 1e-5,
       "smooth_dr"_a = 1e-5, "batch"_a = false, "soft_label"_a = false);
+  m.def(
+      "generalized_dice_loss",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         bool include_background, bool to_onehot_y, bool sigmoid, bool softmax, std::string_view w_type,
+         std::string_view reduction, double smooth_nr, double smooth_dr, bool batch, bool soft_label) {
+        constexpr std::string_view fn = "generalized_dice_loss";
+        GdlWeight w = GdlWeight::Square;
+        if (w_type == "simple") w = GdlWeight::Simple;
+        else if (w_type == "uniform") w = GdlWeight::Uniform;
+        else if (w_type != "square")
+          throw Error(ErrorKind::Value, std::string(fn) + ": w_type = '" + std::string(w_type) +
+                                            "' is not 'square', 'simple' or 'uniform'");
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const GeneralizedDiceLossOptions o{.include_background = include_background, .to_onehot_y = to_onehot_y,
+                                           .sigmoid = sigmoid, .softmax = softmax, .w_type = w,
+                                           .reduction = reduction_from_string(reduction, fn), .smooth_nr = smooth_nr,
+                                           .smooth_dr = smooth_dr, .batch = batch, .soft_label = soft_label};
+        c.dispatch_float([&]<class T>() {
+          const ConstView<T> x = c.in[0].in<T>(fn);
+          auto go = [&](auto y) {
+            c.run([&] { generalized_dice_loss(x, y, c.out.out<T>(fn), o); },
+                  [&] { generalized_dice_loss_backward(c.grad_output.in<T>(fn), x, y, c.grads[0].out<T>(fn), o); },
+                  [&] { generalized_dice_loss_forward_backward(x, y, c.out.out<T>(fn), c.grads[0].out<T>(fn), o); });
+          };
+          if (is_index_dtype(c.in[1].dtype())) go(index_target(c.in[1], fn).view);
+          else go(c.in[1].in<T>(fn));
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "include_background"_a = true, "to_onehot_y"_a = false, "sigmoid"_a = false,
+      "softmax"_a = false, "w_type"_a = "square", "reduction"_a = "mean", "smooth_nr"_a = 1e-5,
+      "smooth_dr"_a = 1e-5, "batch"_a = false, "soft_label"_a = false);
 }
 
 }  // namespace losskit::python
