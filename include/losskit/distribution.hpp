@@ -1,9 +1,11 @@
 // losskit/distribution.hpp: losses between probability distributions.
 //
-// Same four calls as every loss (see classification.hpp). kl_div's backward and fused calls
-// can also return the gradient w.r.t. the target: pass a grad_target view (the calls without
-// one, or with an empty view, skip it).
+// Same four calls as every loss (see classification.hpp). The backward and fused calls can also
+// return the gradient w.r.t. the target: pass a grad_target view (the calls without one, or with
+// an empty view, skip it).
 #pragma once
+
+#include <cstdint>
 
 #include "losskit/dtype.hpp"
 #include "losskit/declare.hpp"
@@ -53,5 +55,36 @@ LOSSKIT_DECLARE_PAIR_LOSS(kl_div, KLDivOptions, double)
 LOSSKIT_DECLARE_KL_16(bfloat16)
 LOSSKIT_DECLARE_KL_16(float16)
 #undef LOSSKIT_DECLARE_KL_16
+
+// ---------------------------------------------------------------------------------------------
+// jsd: generalized Jensen-Shannon divergence of Liger Kernel (LigerJSD / liger_jsd), for
+// distillation: input = log q (student), target = log p (teacher), both (BT, V) log-probabilities.
+//
+//   m = beta p + (1 - beta) q
+//   0 < beta < 1  l = beta p (log p - log m) + (1 - beta) q (log q - log m)
+//                   = beta KL(p || m) + (1 - beta) KL(q || m) summed over the vocabulary
+//   beta = 0      l = p (log p - log q)   forward KL(p || q)   (Liger's special case: the formula
+//   beta = 1      l = q (log q - log p)   reverse KL(q || p)    above would give 0 at both ends)
+//   The result is the sum over the rows that are kept divided by their number (Liger's
+//   normalization): a row is dropped when shift_labels (optional, (BT,)) holds ignore_index
+//   there; without shift_labels every row is kept. Dropped rows give 0 loss and 0 gradients
+//   (their values are never read); with no row kept (empty batch or all dropped) the loss is 0.
+//   d l / d input  = (1 - beta) q (log q - log m)   (beta = 0: -p; beta = 1: q (log q - log p + 1))
+//   d l / d target = beta p (log p - log m)          (beta = 0: p (log p - log q + 1); beta = 1: -q)
+//   (Liger gives the input's gradient only; the target's is the exact derivative of the same value.)
+//   A zero probability (log-probability -inf) counts 0 in the value and both gradients (0 log 0 = 0),
+//   where Liger's kernel gives NaN (0 * inf); NaN inputs, and +inf against -inf, give NaN.
+//   shift_labels is only compared with ignore_index (any other value keeps the row), as in Liger.
+//   The output is always a scalar (0-d); the upstream gradient is 0-d too.
+// Reference: Liger Kernel 0.8.5 liger_kernel/ops/jsd.py (_jsd_kernel, LigerJSDFunction).
+// ---------------------------------------------------------------------------------------------
+struct JSDOptions {
+  double beta = 0.5;                          ///< in [0, 1]
+  std::int64_t ignore_index = -100;           ///< the label of a dropped row
+  ConstView<std::int64_t> shift_labels{};     ///< optional, (BT,); empty: every row kept
+};
+
+LOSSKIT_DECLARE_PAIR_LOSS(jsd, JSDOptions, float)
+LOSSKIT_DECLARE_PAIR_LOSS(jsd, JSDOptions, double)
 
 }  // namespace losskit

@@ -1,5 +1,5 @@
-"""losskit.torch.kl_div against torch.nn.functional.kl_div: values, gradients w.r.t. input and
-target."""
+"""losskit.torch.kl_div against torch.nn.functional.kl_div (values, gradients w.r.t. input and
+target); losskit.torch.jsd against a transcription of Liger Kernel's JSD."""
 import warnings
 
 import pytest
@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import losskit.torch as LT
-from conftest import check_parity, seed_of
+import losskit.torch.nn as lnn
+from conftest import TOL, check_parity, seed_of
 
 SHAPES = [(5,), (4, 6), (3, 4, 5), (2, 3, 2, 4), (0, 3)]
 
@@ -52,3 +53,145 @@ def test_kl_div_mean_warns_like_torch():
     x = torch.zeros(2, 3)
     with pytest.warns(UserWarning):
         LT.kl_div(x, x.exp() / 3)
+
+
+# ---- jsd: Liger Kernel's generalized Jensen-Shannon divergence -----------------------------------
+# Liger needs triton and a GPU and does not install here: the reference is a float64 transcription
+# of Liger Kernel 0.8.5's _jsd_kernel and jsd_forward (liger_kernel/ops/jsd.py) in torch ops.
+def liger_jsd_elements(x, y, beta):
+    """Liger's per-element loss (before its 1/n scale); x = log q (student), y = log p (teacher)."""
+    x, y = x.double(), y.double()
+    if beta == 0.0:  # forward KL
+        return y.exp() * (y - x)
+    if beta == 1.0:  # reverse KL
+        return x.exp() * (x - y)
+    mx = torch.maximum(x, y)
+    log_m = mx + torch.log(beta * torch.exp(y - mx) + (1 - beta) * torch.exp(x - mx))
+    return beta * y.exp() * (y - log_m) + (1 - beta) * x.exp() * (x - log_m)
+
+
+def liger_jsd(input, target, shift_labels=None, beta=0.5, ignore_index=-100):
+    """The loss of LigerJSDFunction.forward: the per-element losses summed over the kept rows,
+    divided by their number (n_non_ignore; ignored rows are skipped by the kernel)."""
+    loss = liger_jsd_elements(input, target, beta)
+    if shift_labels is None:
+        n = input.shape[0]
+    else:
+        keep = shift_labels != ignore_index
+        n = int(keep.sum())
+        loss = torch.where(keep[:, None], loss, torch.zeros_like(loss))
+    return (loss.sum() / n if n else loss.sum() * 0).to(input.dtype)
+
+
+def liger_jsd_dx(input, target, shift_labels=None, beta=0.5, ignore_index=-100):
+    """Liger's dX as its kernel writes it (the input's gradient, for an upstream gradient of 1)."""
+    x, y = input.double(), target.double()
+    q, p = x.exp(), y.exp()
+    if beta == 0.0:
+        dx = -p
+    elif beta == 1.0:
+        dx = q * (x - y) + q
+    else:
+        mx = torch.maximum(x, y)
+        log_m = mx + torch.log(beta * torch.exp(y - mx) + (1 - beta) * torch.exp(x - mx))
+        dx = (1 - beta) * q * (x - log_m)
+    n = input.shape[0]
+    if shift_labels is not None:
+        keep = shift_labels != ignore_index
+        n = int(keep.sum())
+        dx = torch.where(keep[:, None], dx, torch.zeros_like(dx))
+    return (dx / max(n, 1)).to(input.dtype)
+
+
+def jsd_inputs(bt, v, dtype, gen, labeled, ignore_index=-100):
+    x = torch.log_softmax(torch.randn(bt, v, generator=gen, dtype=dtype) * 2, dim=-1)
+    y = torch.log_softmax(torch.randn(bt, v, generator=gen, dtype=dtype) * 2, dim=-1)
+    labels = None
+    if labeled:
+        labels = torch.randint(0, max(v, 1), (bt,), generator=gen)
+        labels[torch.rand(bt, generator=gen) < 0.3] = ignore_index
+    return x, y, labels
+
+
+@pytest.mark.parametrize("bt,v", [(1, 1), (4, 7), (6, 33), (3, 300), (0, 5)], ids=str)
+@pytest.mark.parametrize("beta", [0.0, 0.1, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("labeled,ignore_index", [(False, -100), (True, -100), (True, 2)])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_jsd_against_liger_transcription(bt, v, beta, labeled, ignore_index, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(bt, v, beta, labeled, ignore_index))
+    x, y, labels = jsd_inputs(bt, v, dtype, gen, labeled, ignore_index)
+    kw = dict(beta=beta, ignore_index=ignore_index)
+    check_parity(LT.jsd, liger_jsd, [x, y, labels], kw, grad_of=[0, 1], layout=layout, upstream=upstream)
+    # The input's gradient is Liger's dX.
+    xg = x.clone().requires_grad_()
+    LT.jsd(xg, y, labels, **kw).backward()
+    torch.testing.assert_close(xg.grad, liger_jsd_dx(x, y, labels, **kw), **TOL[dtype])
+
+
+def test_jsd_module_takes_shift_labels_per_call():
+    gen = torch.Generator().manual_seed(5)
+    x, y, labels = jsd_inputs(6, 9, torch.float64, gen, True)
+    m = lnn.JSDLoss(beta=0.3)
+    assert (m.beta, m.ignore_index) == (0.3, -100)
+    torch.testing.assert_close(m(x, y, labels), liger_jsd(x, y, labels, beta=0.3))
+    torch.testing.assert_close(m(x, y, shift_labels=labels), liger_jsd(x, y, labels, beta=0.3))
+    torch.testing.assert_close(m(x, y), liger_jsd(x, y, beta=0.3))
+    with pytest.raises(TypeError, match="unexpected"):
+        lnn.JSDLoss(shift_labels=labels)
+
+
+def test_jsd_masked_vocabulary_and_ignored_rows():
+    # -inf log-probabilities (masked vocabulary) count 0 with 0 gradients, where Liger's kernel
+    # gives NaN (0 * (-inf - -inf)); an ignored row is never read, NaN included.
+    x = torch.log_softmax(torch.randn(3, 5, dtype=torch.float64), -1)
+    y = torch.log_softmax(torch.randn(3, 5, dtype=torch.float64), -1)
+    x[:, 0] = y[:, 0] = -float("inf")
+    x[2] = float("nan")
+    labels = torch.tensor([1, 4, -100])
+    for beta in (0.0, 0.5, 1.0):
+        xg, yg = x.clone().requires_grad_(), y.clone().requires_grad_()
+        loss = LT.jsd(xg, yg, labels, beta=beta)
+        loss.backward()
+        keep = slice(1, 5)
+        torch.testing.assert_close(loss, liger_jsd(x[:2, keep], y[:2, keep], beta=beta))
+        assert (xg.grad[:, 0] == 0).all() and (yg.grad[:, 0] == 0).all()
+        assert (xg.grad[2] == 0).all() and (yg.grad[2] == 0).all()
+        assert torch.isfinite(xg.grad).all() and torch.isfinite(yg.grad).all()
+    assert torch.isnan(LT.jsd(x, y, beta=0.5))  # the NaN row kept
+    all_ignored = torch.full((3,), -100)
+    assert LT.jsd(x, y, all_ignored).item() == 0.0
+
+
+def test_jsd_float32_large_vocabulary():
+    gen = torch.Generator().manual_seed(11)
+    x, y, labels = jsd_inputs(8, 32000, torch.float32, gen, True)
+    for beta in (0.0, 0.5, 1.0):
+        check_parity(LT.jsd, liger_jsd, [x, y, labels], dict(beta=beta), grad_of=[0, 1], upstream="one")
+
+
+@pytest.mark.parametrize("args,kwargs,exc,message", [
+    ((torch.zeros(3, 4), torch.zeros(3, 4)), dict(beta=1.5), ValueError, "jsd: beta = 1.5 is outside [0, 1]"),
+    ((torch.zeros(3, 4), torch.zeros(3, 4)), dict(beta=float("nan")), ValueError, "jsd: beta = nan is outside"),
+    ((torch.zeros(12), torch.zeros(12)), {}, RuntimeError, "jsd: input must be 2-D (BT, V), got shape [12]"),
+    ((torch.zeros(3, 4), torch.zeros(4, 3)), {}, RuntimeError, "jsd: input and target must have the same shape"),
+    ((torch.zeros(3, 4), torch.zeros(3, 4), torch.zeros(4, dtype=torch.long)), {}, RuntimeError,
+     "jsd: shift_labels has shape [4], expected [3]"),
+    ((torch.zeros(3, 4), torch.zeros(3, 4), torch.zeros(3)), {}, RuntimeError,
+     "jsd: shift_labels has dtype float32, expected int64 or int32"),
+    ((torch.zeros(3, 4), torch.zeros(3, 4, dtype=torch.float64)), {}, RuntimeError,
+     "jsd: target has dtype float64, expected float32"),
+])
+def test_jsd_errors(args, kwargs, exc, message):
+    with pytest.raises(exc) as info:
+        LT.jsd(*args, **kwargs)
+    assert str(info.value).startswith(message), str(info.value)
+    # The same from NumPy, and nothing written into the buffers of the C++ entry.
+    import numpy as np
+    from losskit import _losskit
+    out = np.full((), 7.0, dtype=np.float32)
+    grad = np.full(tuple(args[0].shape), 7.0, dtype=np.float32)
+    arrays = tuple(a.numpy() for a in args[:2])
+    labels = args[2].numpy() if len(args) > 2 else None
+    with pytest.raises(exc):
+        _losskit.jsd("forward_backward", arrays, out, None, (grad, None), shift_labels=labels, **kwargs)
+    assert (out == 7).all() and (grad == 7).all()

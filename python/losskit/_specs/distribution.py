@@ -3,3 +3,13 @@ from . import LossSpec, shape_of_input
 
 kl_div = LossSpec("kl_div", ("input", "target"), (True, True), shape_of_input,
                   doc='KL(target || exp(input)).')
+
+
+def _scalar(shapes, options):
+    """Liger's distillation losses reduce to one value."""
+    return ()
+
+
+jsd = LossSpec("jsd", ("input", "target"), (True, True), _scalar,
+               doc="Liger Kernel's generalized Jensen-Shannon divergence of log-probabilities (student input, "
+                   "teacher target), per kept row.")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import warnings
 
+from typing import Optional
+
 from torch import Tensor
 
 from .._specs import distribution as specs, legacy_reduction
@@ -21,3 +23,15 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
                       "size; reduction='batchmean' gives the KL divergence per sample (as in PyTorch)",
                       UserWarning, stacklevel=2)
     return apply(specs.kl_div, (input, target), dict(reduction=reduction, log_target=log_target))
+
+
+
+def jsd(input: Tensor, target: Tensor, shift_labels: Optional[Tensor] = None, beta: float = 0.5,
+        ignore_index: int = -100) -> Tensor:
+    """Generalized Jensen-Shannon divergence as Liger Kernel's liger_jsd / LigerJSD: `input` is the
+    student's log q, `target` the teacher's log p, both (BT, V). With m = beta p + (1 - beta) q,
+    the loss is beta KL(p || m) + (1 - beta) KL(q || m) summed over the vocabulary; beta = 0 is
+    KL(p || q) and beta = 1 is KL(q || p) (Liger's special cases). Rows whose shift_labels (BT,)
+    equal ignore_index are dropped; the result is the sum over kept rows divided by their number
+    (0 when none is kept). Gradients for input and target."""
+    return apply(specs.jsd, (input, target), dict(shift_labels=shift_labels, beta=beta, ignore_index=ignore_index))
