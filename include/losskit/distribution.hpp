@@ -87,4 +87,31 @@ struct JSDOptions {
 LOSSKIT_DECLARE_PAIR_LOSS(jsd, JSDOptions, float)
 LOSSKIT_DECLARE_PAIR_LOSS(jsd, JSDOptions, double)
 
+// ---------------------------------------------------------------------------------------------
+// tvd: total variation distance of Liger Kernel (LigerTVDLoss / liger_tvd) between two (BT, V)
+// rows of probabilities: input p and target q.
+//
+//   l = |p - q| / 2 per element; summed over the vocabulary it is the distance of the two rows.
+//   Rows whose shift_labels (optional, (BT,)) entry equals ignore_index are dropped: 0 loss (also
+//   in the None output) and 0 gradients, their values never read. Reductions over the kept rows:
+//   None       per-element losses, (BT, V)
+//   Sum        the sum
+//   Mean       the sum / (kept rows * V)
+//   BatchMean  the sum / kept rows (the mean distance per row; the default, as LigerTVDLoss)
+//   With no row kept Mean and BatchMean give 0 (Liger divides by zero in Python there).
+//   d l / d input  = sign(p - q) / 2, 0 where p == q (Liger's gradient)
+//   d l / d target = -sign(p - q) / 2 (Liger gives the input's gradient only)
+//   NaN gives NaN in the value and the gradients (Liger's kernel writes -1/2 as the gradient of a
+//   NaN, its comparisons being false). shift_labels is only compared with ignore_index.
+// Reference: Liger Kernel 0.8.5 liger_kernel/ops/tvd.py (_tv_distance_kernel, LigerTVDLossFunction).
+// ---------------------------------------------------------------------------------------------
+struct TVDOptions {
+  Reduction reduction = Reduction::BatchMean;  ///< None, Mean, Sum or BatchMean
+  std::int64_t ignore_index = -100;            ///< the label of a dropped row
+  ConstView<std::int64_t> shift_labels{};      ///< optional, (BT,); empty: every row kept
+};
+
+LOSSKIT_DECLARE_PAIR_LOSS(tvd, TVDOptions, float)
+LOSSKIT_DECLARE_PAIR_LOSS(tvd, TVDOptions, double)
+
 }  // namespace losskit

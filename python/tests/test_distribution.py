@@ -195,3 +195,89 @@ def test_jsd_errors(args, kwargs, exc, message):
     with pytest.raises(exc):
         _losskit.jsd("forward_backward", arrays, out, None, (grad, None), shift_labels=labels, **kwargs)
     assert (out == 7).all() and (grad == 7).all()
+
+
+# ---- tvd: Liger Kernel's total variation distance -------------------------------------------------
+# The reference: a float64 transcription of Liger Kernel 0.8.5's _tv_distance_kernel and
+# tv_distance_forward_triton (liger_kernel/ops/tvd.py) in torch ops (Liger needs triton and a GPU).
+def liger_tvd(input, target, shift_labels=None, reduction="batchmean", ignore_index=-100):
+    loss = 0.5 * (input.double() - target.double()).abs()
+    bt, v = input.shape
+    n = bt
+    if shift_labels is not None:
+        keep = shift_labels != ignore_index
+        n = int(keep.sum())
+        loss = torch.where(keep[:, None], loss, torch.zeros_like(loss))
+    if reduction == "none":
+        out = loss
+    elif reduction == "sum":
+        out = loss.sum()
+    else:
+        denom = n if reduction == "batchmean" else n * v
+        out = loss.sum() / denom if denom else loss.sum() * 0  # Liger: ZeroDivisionError
+    return out.to(input.dtype)
+
+
+def liger_tvd_grad(input, target, shift_labels=None, reduction="batchmean", ignore_index=-100):
+    """Liger's gradient as its kernel writes it: 0.5 sign(p - q) times the reduction's scale."""
+    bt, v = input.shape
+    n = bt if shift_labels is None else int((shift_labels != ignore_index).sum())
+    scale = {"batchmean": 1 / max(n, 1), "mean": 1 / max(n * v, 1)}.get(reduction, 1.0)
+    p, q = input.double(), target.double()
+    half = torch.full_like(p, 0.5 * scale)
+    g = torch.where(p == q, torch.zeros_like(p), torch.where(p > q, half, -half))
+    if shift_labels is not None:
+        g = torch.where((shift_labels != ignore_index)[:, None], g, torch.zeros_like(g))
+    return g.to(input.dtype)
+
+
+@pytest.mark.parametrize("bt,v", [(1, 1), (4, 7), (6, 33), (3, 300), (0, 5)], ids=str)
+@pytest.mark.parametrize("reduction", ["batchmean", "mean", "sum", "none"])
+@pytest.mark.parametrize("labeled,ignore_index", [(False, -100), (True, -100), (True, 2)])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_tvd_against_liger_transcription(bt, v, reduction, labeled, ignore_index, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(bt, v, reduction, labeled, ignore_index))
+    p = torch.softmax(torch.randn(bt, v, generator=gen, dtype=dtype), -1)
+    q = torch.softmax(torch.randn(bt, v, generator=gen, dtype=dtype), -1)
+    labels = None
+    if labeled:
+        labels = torch.randint(0, max(v, 1), (bt,), generator=gen)
+        labels[torch.rand(bt, generator=gen) < 0.3] = ignore_index
+    kw = dict(reduction=reduction, ignore_index=ignore_index)
+    check_parity(LT.tvd, liger_tvd, [p, q, labels], kw, grad_of=[0, 1], layout=layout, upstream=upstream)
+    # The input's gradient is Liger's.
+    pg = p.clone().requires_grad_()
+    LT.tvd(pg, q, labels, **kw).sum().backward()
+    torch.testing.assert_close(pg.grad, liger_tvd_grad(p, q, labels, **kw), **TOL[dtype])
+
+
+def test_tvd_module_and_defaults():
+    p = torch.softmax(torch.randn(5, 6, dtype=torch.float64), -1)
+    q = torch.softmax(torch.randn(5, 6, dtype=torch.float64), -1)
+    labels = torch.tensor([0, -100, 3, 4, -100])
+    m = lnn.TVDLoss()
+    assert (m.reduction, m.ignore_index) == ("batchmean", -100)  # LigerTVDLoss's defaults
+    torch.testing.assert_close(m(p, q, labels), liger_tvd(p, q, labels))
+    torch.testing.assert_close(lnn.TVDLoss(reduction="none")(p, q, shift_labels=labels),
+                               liger_tvd(p, q, labels, reduction="none"))
+    # Ties have gradient 0; an ignored row is never read; no kept row gives 0.
+    p[0, :2] = q[0, :2]
+    p[1] = float("nan")
+    pg = p.clone().requires_grad_()
+    loss = LT.tvd(pg, q, labels)
+    loss.backward()
+    assert torch.isfinite(loss) and (pg.grad[0, :2] == 0).all() and (pg.grad[1] == 0).all()
+    assert LT.tvd(p, q, torch.full((5,), -100), reduction="mean").item() == 0.0
+    assert torch.isnan(LT.tvd(p, q))
+
+
+@pytest.mark.parametrize("args,kwargs,exc,message", [
+    ((torch.zeros(3, 4), torch.zeros(3, 4)), dict(reduction="avg"), ValueError, "tvd: reduction = 'avg'"),
+    ((torch.zeros(12), torch.zeros(12)), {}, RuntimeError, "tvd: input must be 2-D (BT, V), got shape [12]"),
+    ((torch.zeros(3, 4), torch.zeros(3, 4), torch.zeros(2, dtype=torch.long)), {}, RuntimeError,
+     "tvd: shift_labels has shape [2], expected [3]"),
+])
+def test_tvd_errors(args, kwargs, exc, message):
+    with pytest.raises(exc) as info:
+        LT.tvd(*args, **kwargs)
+    assert str(info.value).startswith(message), str(info.value)

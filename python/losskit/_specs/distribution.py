@@ -13,3 +13,6 @@ def _scalar(shapes, options):
 jsd = LossSpec("jsd", ("input", "target"), (True, True), _scalar,
                doc="Liger Kernel's generalized Jensen-Shannon divergence of log-probabilities (student input, "
                    "teacher target), per kept row.")
+
+tvd = LossSpec("tvd", ("input", "target"), (True, True), shape_of_input,
+               doc="Liger Kernel's total variation distance |p - q| / 2 of two rows of probabilities, per kept row.")

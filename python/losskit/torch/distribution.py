@@ -35,3 +35,15 @@ def jsd(input: Tensor, target: Tensor, shift_labels: Optional[Tensor] = None, be
     equal ignore_index are dropped; the result is the sum over kept rows divided by their number
     (0 when none is kept). Gradients for input and target."""
     return apply(specs.jsd, (input, target), dict(shift_labels=shift_labels, beta=beta, ignore_index=ignore_index))
+
+
+
+def tvd(input: Tensor, target: Tensor, shift_labels: Optional[Tensor] = None, reduction: str = "batchmean",
+        ignore_index: int = -100) -> Tensor:
+    """Total variation distance as Liger Kernel's LigerTVDLoss: |input - target| / 2 per element
+    of two (BT, V) rows of probabilities. Rows whose shift_labels (BT,) equal ignore_index are
+    dropped (0 loss and gradients); 'batchmean' (LigerTVDLoss's default) divides the sum by the
+    number of kept rows, 'mean' by kept rows * V, 'sum' and 'none' as usual (0 when no row is kept).
+    Liger's functional liger_tvd defaults to 'mean'. Gradients for input and target."""
+    return apply(specs.tvd, (input, target), dict(shift_labels=shift_labels, reduction=reduction,
+                                                  ignore_index=ignore_index))

@@ -28,8 +28,9 @@ __all__ = ["routed", "route", "unroute", "ROUTABLE"]
 
 _LEGACY = ("size_average", "reduce")
 # Tensors a loss's module takes per call, in forward (as the defining library's module does), not
-# in its constructor: LigerJSD's forward(log_q, log_p, shift_labels=None).
-_CALL_TENSORS = {"jsd": ("shift_labels",)}
+# in its constructor: LigerJSD's forward(log_q, log_p, shift_labels=None), LigerTVDLoss's forward(p, q,
+# shift_labels=None).
+_CALL_TENSORS = {"jsd": ("shift_labels",), "tvd": ("shift_labels",)}
 
 
 def _tensor_params(fn) -> int:
@@ -121,7 +122,7 @@ _OWN = {
     "Poly1CrossEntropyLoss": "poly1_cross_entropy", "LogCoshLoss": "log_cosh_loss", "L2Loss": "l2_loss",
     "QuantileLoss": "quantile_loss", "MSLELoss": "msle_loss", "MAPELoss": "mape_loss", "HingeLoss": "hinge_loss",
     "SquaredHingeLoss": "squared_hinge_loss", "CategoricalHingeLoss": "categorical_hinge_loss",
-    "MulticlassPerceptronLoss": "multiclass_perceptron_loss", "JSDLoss": "jsd",
+    "MulticlassPerceptronLoss": "multiclass_perceptron_loss", "JSDLoss": "jsd", "TVDLoss": "tvd",
 }
 
 for _name, _fn_name in _TORCH.items():

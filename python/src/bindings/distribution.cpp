@@ -39,6 +39,22 @@ void bind_distribution(py::module_& m) {
         });
       },
       LOSSKIT_PY_CALL_ARGS, "shift_labels"_a = py::none(), "beta"_a = 0.5, "ignore_index"_a = -100);
+  m.def(
+      "tvd",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         py::handle shift_labels, std::string_view reduction, std::int64_t ignore_index) {
+        constexpr std::string_view fn = "tvd";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const Array la = to_array(shift_labels, fn, "shift_labels");
+        const IndexTarget labels = la.is_none() ? IndexTarget{} : index_target(la, fn);
+        const TVDOptions o{.reduction = reduction_from_string(reduction, fn), .ignore_index = ignore_index,
+                           .shift_labels = labels.view};
+        c.dispatch_float([&]<class T>() {
+          const ConstView<T> x = c.in[0].in<T>(fn), t = c.in[1].in<T>(fn);
+          LOSSKIT_PY_RUN_WITH_TARGET_GRAD(tvd, x, t, o);
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "shift_labels"_a = py::none(), "reduction"_a = "batchmean", "ignore_index"_a = -100);
 }
 
 }  // namespace losskit::python
