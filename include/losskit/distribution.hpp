@@ -114,4 +114,46 @@ struct TVDOptions {
 LOSSKIT_DECLARE_PAIR_LOSS(tvd, TVDOptions, float)
 LOSSKIT_DECLARE_PAIR_LOSS(tvd, TVDOptions, double)
 
+// ---------------------------------------------------------------------------------------------
+// generalized_kl_divergence: optax's generalized Kullback-Leibler divergence
+// (optax.losses.generalized_kl_divergence; convex_kl_divergence is its deprecated alias), the
+// Bregman divergence of f(t) = t log t - t, for unnormalized distributions.
+//
+//   input: log-predictions x (any rank >= 1, the distribution along the last dim). target: t, the
+//   same shape (nonnegative; optax expects it strictly positive).
+//   per row  l = sum_c t_c (log t_c - x_c) + sum_c (exp(x_c) - t_c)   (log t_c read as 0 where
+//            t_c == 0, as optax's jnp.where; so t = 0 against x = -inf gives 0 * inf = NaN there,
+//            and a negative t gives NaN, as in optax)
+//   where (optional, the input's shape): only the entries where it is nonzero count (optax's
+//   jnp.sum(where=...)); the others give 0 loss and 0 gradient and are never read.
+//   d l / d x_c = exp(x_c) - t_c (JAX's gradient). The target's gradient is not computed.
+//   optax returns the per-row losses (Reduction::None); Mean averages the rows, Sum adds them.
+// Reference: optax 0.2.8 optax/losses/_classification.py (generalized_kl_divergence, kl_divergence).
+// ---------------------------------------------------------------------------------------------
+template <class T>
+struct GeneralizedKLOptions {
+  Reduction reduction = Reduction::Mean;  ///< None (optax's output), Mean or Sum
+  ConstView<T> where{};                   ///< optional mask shaped like the input; empty: every entry
+};
+
+void generalized_kl_divergence(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+                               const GeneralizedKLOptions<float>& opts = {});
+void generalized_kl_divergence(ConstView<double> input, ConstView<double> target, TensorView<double> out,
+                               const GeneralizedKLOptions<double>& opts = {});
+Tensor<float> generalized_kl_divergence(ConstView<float> input, ConstView<float> target,
+                                        const GeneralizedKLOptions<float>& opts = {});
+Tensor<double> generalized_kl_divergence(ConstView<double> input, ConstView<double> target,
+                                         const GeneralizedKLOptions<double>& opts = {});
+void generalized_kl_divergence_backward(ConstView<float> grad_output, ConstView<float> input, ConstView<float> target,
+                                        TensorView<float> grad_input, const GeneralizedKLOptions<float>& opts = {});
+void generalized_kl_divergence_backward(ConstView<double> grad_output, ConstView<double> input,
+                                        ConstView<double> target, TensorView<double> grad_input,
+                                        const GeneralizedKLOptions<double>& opts = {});
+void generalized_kl_divergence_forward_backward(ConstView<float> input, ConstView<float> target, TensorView<float> out,
+                                                TensorView<float> grad_input,
+                                                const GeneralizedKLOptions<float>& opts = {});
+void generalized_kl_divergence_forward_backward(ConstView<double> input, ConstView<double> target,
+                                                TensorView<double> out, TensorView<double> grad_input,
+                                                const GeneralizedKLOptions<double>& opts = {});
+
 }  // namespace losskit

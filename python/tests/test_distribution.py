@@ -1,5 +1,6 @@
 """losskit.torch.kl_div against torch.nn.functional.kl_div (values, gradients w.r.t. input and
-target); losskit.torch.jsd against a transcription of Liger Kernel's JSD."""
+target); losskit.torch.jsd and tvd against transcriptions of Liger Kernel's kernels;
+generalized_kl_divergence against optax on JAX."""
 import warnings
 
 import pytest
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 import losskit.torch as LT
 import losskit.torch.nn as lnn
 from conftest import TOL, check_parity, seed_of
+from peers import jax_libs, jax_ref, reduce
 
 SHAPES = [(5,), (4, 6), (3, 4, 5), (2, 3, 2, 4), (0, 3)]
 
@@ -281,3 +283,53 @@ def test_tvd_errors(args, kwargs, exc, message):
     with pytest.raises(exc) as info:
         LT.tvd(*args, **kwargs)
     assert str(info.value).startswith(message), str(info.value)
+
+
+# ---- generalized_kl_divergence: optax, on JAX ----------------------------------------------------
+def _optax_gkl(x, t):
+    return jax_libs()[2].losses.generalized_kl_divergence(x, t)
+
+
+def _optax_gkl_where(x, t, where):
+    return jax_libs()[2].losses.generalized_kl_divergence(x, t, where=where)
+
+
+def optax_generalized_kl(input, target, where=None, reduction="mean"):
+    """optax.losses.generalized_kl_divergence(log_predictions=input, targets=target, where=where):
+    per-row losses (JAX's gradient w.r.t. the input), reduced as losskit."""
+    if where is None:
+        rows = jax_ref(_optax_gkl, [input], [target])
+    else:
+        rows = jax_ref(_optax_gkl_where, [input], [target, where.expand(input.shape)])
+    return reduce(rows, reduction)
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 6), (3, 4, 5), (0, 3)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_generalized_kl_against_optax(shape, reduction, masked, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction, masked))
+    x = torch.randn(shape, generator=gen, dtype=dtype) - 1
+    t = torch.rand(shape, generator=gen, dtype=dtype) * 2  # unnormalized
+    if t.numel():
+        t.view(-1)[0] = 0.0  # a zero target: t log t read as 0
+    kw = dict(reduction=reduction)
+    if masked:
+        kw["where"] = torch.rand(shape[-1:], generator=gen) > 0.3  # broadcast along the rows
+    if reduction == "mean" and x.numel() == 0:
+        return  # optax's rows are empty: the mean of nothing (NaN in both; torch warns)
+    check_parity(LT.generalized_kl_divergence, optax_generalized_kl, [x, t], kw, grad_of=[0], layout=layout,
+                 upstream=upstream)
+
+
+def test_generalized_kl_special_values_and_target_gradient():
+    # optax's NaN at t = 0 against x = -inf (0 * inf), and at a negative target.
+    x = torch.tensor([[0.0, -float("inf")], [-1.0, 0.5]], dtype=torch.float64)
+    t = torch.tensor([[0.5, 0.0], [-0.5, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(LT.generalized_kl_divergence(x, t, reduction="none"),
+                               optax_generalized_kl(x, t, reduction="none"), equal_nan=True)
+    with pytest.raises(RuntimeError, match="gradient w.r.t. target is not implemented"):
+        LT.generalized_kl_divergence(x, t.clone().requires_grad_())
+    m = lnn.GeneralizedKLDivergenceLoss(reduction="sum")
+    torch.testing.assert_close(m(x[1:], t[1:].abs()), optax_generalized_kl(x[1:], t[1:].abs(), reduction="sum"))

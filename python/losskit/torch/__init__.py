@@ -7,7 +7,7 @@ returns a torch tensor that supports .backward(); forward and backward run lossk
 from .classification import cross_entropy, nll_loss
 from .classification_extra import (binary_cross_entropy, binary_cross_entropy_with_logits, poly1_cross_entropy,
                                    sigmoid_focal_loss, softmax_focal_loss)
-from .distribution import jsd, kl_div, tvd
+from .distribution import generalized_kl_divergence, jsd, kl_div, tvd
 from .embedding import (cosine_distance, cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,
                         triplet_margin_loss, triplet_margin_with_distance_loss)
 from .regression import (gaussian_nll_loss, huber_loss, l1_loss, l2_loss, log_cosh_loss, mape_loss, mse_loss, msle_loss,
@@ -20,7 +20,7 @@ from .sequence import ctc_infeasible, ctc_loss
 
 # One line per family.
 __all__ = ["cross_entropy", "nll_loss"]
-__all__ += ["kl_div", "jsd", "tvd"]
+__all__ += ["kl_div", "jsd", "tvd", "generalized_kl_divergence"]
 __all__ += ["dice_loss"]
 __all__ += ["ctc_loss", "ctc_infeasible"]
 __all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss",

@@ -47,3 +47,17 @@ def tvd(input: Tensor, target: Tensor, shift_labels: Optional[Tensor] = None, re
     Liger's functional liger_tvd defaults to 'mean'. Gradients for input and target."""
     return apply(specs.tvd, (input, target), dict(shift_labels=shift_labels, reduction=reduction,
                                                   ignore_index=ignore_index))
+
+
+
+def generalized_kl_divergence(input: Tensor, target: Tensor, where: Optional[Tensor] = None,
+                              reduction: str = "mean") -> Tensor:
+    """optax.losses.generalized_kl_divergence(log_predictions=input, targets=target, where=where)
+    (convex_kl_divergence is optax's deprecated alias): per row of the last dim,
+    sum t (log t - input) + exp(input) - t, for unnormalized distributions (log t read as 0 where
+    t == 0, as optax). `where` (bool or 0/1, broadcast to the input) keeps the entries where it is
+    true. reduction='none' is optax's per-row output; 'mean' averages the rows, 'sum' adds them.
+    The input's gradient only (the target's raises)."""
+    if where is not None and isinstance(where, Tensor):
+        where = where.to(input.dtype).expand(input.shape)
+    return apply(specs.generalized_kl_divergence, (input, target), dict(reduction=reduction, where=where))

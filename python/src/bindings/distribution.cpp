@@ -55,6 +55,20 @@ void bind_distribution(py::module_& m) {
         });
       },
       LOSSKIT_PY_CALL_ARGS, "shift_labels"_a = py::none(), "reduction"_a = "batchmean", "ignore_index"_a = -100);
+  m.def(
+      "generalized_kl_divergence",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         std::string_view reduction, py::handle where) {
+        constexpr std::string_view fn = "generalized_kl_divergence";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const Array w = to_array(where, fn, "where");
+        c.dispatch_float([&]<class T>() {
+          const GeneralizedKLOptions<T> o{.reduction = reduction_from_string(reduction, fn), .where = w.in<T>(fn)};
+          const ConstView<T> x = c.in[0].in<T>(fn), t = c.in[1].in<T>(fn);
+          LOSSKIT_PY_RUN(generalized_kl_divergence, x, t, o);
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean", "where"_a = py::none());
 }
 
 }  // namespace losskit::python
