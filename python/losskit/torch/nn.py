@@ -123,7 +123,8 @@ _OWN = {
     "QuantileLoss": "quantile_loss", "MSLELoss": "msle_loss", "MAPELoss": "mape_loss", "HingeLoss": "hinge_loss",
     "SquaredHingeLoss": "squared_hinge_loss", "CategoricalHingeLoss": "categorical_hinge_loss",
     "MulticlassPerceptronLoss": "multiclass_perceptron_loss", "JSDLoss": "jsd", "TVDLoss": "tvd",
-    "GeneralizedKLDivergenceLoss": "generalized_kl_divergence",
+    "GeneralizedKLDivergenceLoss": "generalized_kl_divergence", "SparsemaxLoss": "sparsemax_loss",
+    "MulticlassSparsemaxLoss": "multiclass_sparsemax_loss",
 }
 
 for _name, _fn_name in _TORCH.items():
