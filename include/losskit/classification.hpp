@@ -390,4 +390,40 @@ void multiclass_sparsemax_loss_forward_backward(ConstView<double> input, ConstVi
     TensorView<double> out, TensorView<double> grad_input, const SparsemaxLossOptions& opts = {});
 
 
+// ---------------------------------------------------------------------------------------------
+// categorical_generalized_cross_entropy: Keras 3's CategoricalGeneralizedCrossEntropy
+// (keras.losses.categorical_generalized_cross_entropy(y_true, y_pred, q)), the noise-robust
+// generalized cross-entropy of Zhang & Sabuncu 2018.
+//   input: predicted probabilities (any rank >= 1, the classes along the last dim). target: int64
+//   class ids of the input's shape without its last dim, each in [0, C) (Keras' one_hot gives a
+//   zero row, p = 0, for an id out of range; losskit rejects it).
+//   p = x_y (Keras: sum_c x_c onehot_c, so an inf or NaN probability off the label makes p NaN);
+//   l = (1 - p^q) / q, q in (0, 1) (anything else is an error, as Keras' constructor);
+//   d l / d x_c = -p^(q - 1) at c = y and 0 elsewhere, times onehot as autograd does (p = 0: -inf
+//   at the label, NaN = 0 * inf off it, as Keras on torch).
+//   Reduction::None is Keras' per-sample output; Mean is 'sum_over_batch_size', Sum 'sum'.
+// Reference: Keras 3.15 keras/src/losses/losses.py (CategoricalGeneralizedCrossEntropy).
+// ---------------------------------------------------------------------------------------------
+struct GCEOptions {
+  double q = 0.5;                         ///< in (0, 1)
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+};
+
+void categorical_generalized_cross_entropy(ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> out, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy(ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> out, const GCEOptions& opts = {});
+Tensor<float> categorical_generalized_cross_entropy(ConstView<float> input, ConstView<std::int64_t> target,
+    const GCEOptions& opts = {});
+Tensor<double> categorical_generalized_cross_entropy(ConstView<double> input, ConstView<std::int64_t> target,
+    const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_backward(ConstView<float> grad_output, ConstView<float> input,
+    ConstView<std::int64_t> target, TensorView<float> grad_input, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_backward(ConstView<double> grad_output, ConstView<double> input,
+    ConstView<std::int64_t> target, TensorView<double> grad_input, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_forward_backward(ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> out, TensorView<float> grad_input, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_forward_backward(ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> out, TensorView<double> grad_input, const GCEOptions& opts = {});
+
 }  // namespace losskit

@@ -57,6 +57,7 @@ CASES = [
     ("generalized_kl_divergence", {}, lambda: (_randn(3, 4, 5) * 0.5, _rand(3, 4, 5)), [0]),
     ("sparsemax_loss", {}, lambda: (_randn(4, 3) * 2, _pm1(4, 3).clamp(min=0)), [0]),
     ("multiclass_sparsemax_loss", dict(reduction="none"), lambda: (_randn(6, 5), _ids(6, 5)), [0]),
+    ("categorical_generalized_cross_entropy", dict(q=0.3), lambda: (torch.softmax(_randn(6, 5), 1), _ids(6, 5)), [0]),
     ("generalized_kl_divergence", dict(reduction="none", where=_rand(4, 6) > 0.3),
      lambda: (_randn(4, 6, dtype=torch.float64), _rand(4, 6, dtype=torch.float64)), [0]),
     ("dice_loss", dict(softmax=True, to_onehot_y=True), lambda: (_randn(2, 3, 4, 4), _ids(2, 3, 1, 4, 4).float()),

@@ -305,3 +305,34 @@ def test_multiclass_sparsemax_int32_labels_and_errors():
     torch.testing.assert_close(LT.multiclass_sparsemax_loss(x, y.int()), LT.multiclass_sparsemax_loss(x, y))
     with pytest.raises(IndexError, match=r"^multiclass_sparsemax_loss: target\[1\] = 3 is outside \[0, 3\)"):
         LT.multiclass_sparsemax_loss(x, torch.tensor([0, 3, 1, 1]))
+
+
+# ---- Keras 3's CategoricalGeneralizedCrossEntropy ------------------------------------------------
+@pytest.mark.parametrize("shape", [(6, 5), (1, 3), (0, 4), (7, 12)], ids=str)
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_categorical_generalized_cross_entropy_against_keras(shape, q, reduction, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, q, reduction))
+    x = torch.softmax(torch.randn(shape, generator=gen, dtype=dtype) * 2, -1)
+    y = torch.randint(0, shape[1], shape[:1], generator=gen)
+    if reduction != "none" and x.numel() == 0:
+        # Keras returns an empty array for an empty batch; losskit the sum 0 (mean: NaN, as 0 / 0).
+        v = LT.categorical_generalized_cross_entropy(x, y, q=q, reduction=reduction)
+        assert v.shape == () and (v.item() == 0 if reduction == "sum" else torch.isnan(v))
+        return
+
+    def keras_gce(input, target, q, reduction):
+        return keras_loss("CategoricalGeneralizedCrossEntropy", input, target, reduction, q=q)
+
+    check_parity(LT.categorical_generalized_cross_entropy, keras_gce, [x, y], dict(q=q, reduction=reduction),
+                 grad_of=[0], layout=layout, upstream=upstream, tol_dtype=KERAS_TOL)
+    # Keras' [batch, 1] labels.
+    torch.testing.assert_close(LT.categorical_generalized_cross_entropy(x, y[:, None], q=q, reduction=reduction),
+                               LT.categorical_generalized_cross_entropy(x, y, q=q, reduction=reduction))
+
+
+def test_categorical_generalized_cross_entropy_q_range():
+    x = torch.softmax(torch.randn(3, 4), -1)
+    with pytest.raises(ValueError, match=r"^categorical_generalized_cross_entropy: q = 1.5 is outside \(0, 1\)"):
+        LT.categorical_generalized_cross_entropy(x, torch.tensor([0, 1, 2]), q=1.5)

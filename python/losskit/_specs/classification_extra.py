@@ -25,3 +25,6 @@ def _without_last_dim(shapes, options):
 multiclass_sparsemax_loss = LossSpec("multiclass_sparsemax_loss", ("input", "target"), (True, False),
                                      _without_last_dim,
                                      doc="optax's multiclass sparsemax loss of scores and class ids (last dim).")
+categorical_generalized_cross_entropy = LossSpec(
+    "categorical_generalized_cross_entropy", ("input", "target"), (True, False), _without_last_dim,
+    doc="Keras 3's generalized cross-entropy (1 - p_y^q) / q of probabilities and class ids (last dim).")

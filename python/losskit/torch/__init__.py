@@ -6,7 +6,7 @@ returns a torch tensor that supports .backward(); forward and backward run lossk
 """
 from .classification import cross_entropy, nll_loss
 from .classification_extra import (binary_cross_entropy, binary_cross_entropy_with_logits,
-                                   multiclass_sparsemax_loss, poly1_cross_entropy, sigmoid_focal_loss,
+                                   categorical_generalized_cross_entropy, multiclass_sparsemax_loss, poly1_cross_entropy, sigmoid_focal_loss,
                                    softmax_focal_loss, sparsemax_loss)
 from .distribution import generalized_kl_divergence, jsd, kl_div, tvd
 from .embedding import (cosine_distance, cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,
@@ -29,7 +29,8 @@ __all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_
 __all__ += ["hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
             "triplet_margin_with_distance_loss", "cosine_distance"]
 __all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal_loss", "softmax_focal_loss",
-            "poly1_cross_entropy", "sparsemax_loss", "multiclass_sparsemax_loss"]
+            "poly1_cross_entropy", "sparsemax_loss", "multiclass_sparsemax_loss",
+            "categorical_generalized_cross_entropy"]
 __all__ += ["soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
             "hinge_loss", "squared_hinge_loss", "categorical_hinge_loss", "multiclass_perceptron_loss"]
 

@@ -125,6 +125,7 @@ _OWN = {
     "MulticlassPerceptronLoss": "multiclass_perceptron_loss", "JSDLoss": "jsd", "TVDLoss": "tvd",
     "GeneralizedKLDivergenceLoss": "generalized_kl_divergence", "SparsemaxLoss": "sparsemax_loss",
     "MulticlassSparsemaxLoss": "multiclass_sparsemax_loss",
+    "CategoricalGeneralizedCrossEntropyLoss": "categorical_generalized_cross_entropy",
 }
 
 for _name, _fn_name in _TORCH.items():

@@ -125,6 +125,20 @@ void bind_classification_extra(py::module_& m) {
         });
       },
       LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
+  m.def(
+      "categorical_generalized_cross_entropy",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads, double q,
+         std::string_view reduction) {
+        constexpr std::string_view fn = "categorical_generalized_cross_entropy";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const GCEOptions o{.q = q, .reduction = reduction_from_string(reduction, fn)};
+        c.dispatch_float([&]<class T>() {
+          const ConstView<T> x = c.in[0].in<T>(fn);
+          const IndexTarget y = index_target(c.in[1], fn);
+          LOSSKIT_PY_RUN(categorical_generalized_cross_entropy, x, y.view, o);
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "q"_a = 0.5, "reduction"_a = "mean");
 }
 
 }  // namespace losskit::python
