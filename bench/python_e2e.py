@@ -11,6 +11,7 @@ losskit time: above 1 means losskit is faster).
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
@@ -114,6 +115,17 @@ def main():
     x, y = ce_big()
     kernel_only("cross_entropy 4096x32000 fwd+bwd", _losskit.cross_entropy, x.detach(), y, torch.empty(()),
                 torch.empty_like(x), 1, big_rounds)
+    # jsd (Liger's LigerJSD) against the same loss composed in torch ops: student and teacher
+    # log-probabilities, beta = 0.5, the student's gradient.
+    def jsd_torch(x, y, beta=0.5):
+        log_m = torch.logaddexp(y + math.log(beta), x + math.log(1 - beta))
+        return (beta * y.exp() * (y - log_m) + (1 - beta) * x.exp() * (x - log_m)).sum() / x.shape[0]
+    jsd_big = lambda: (torch.log_softmax(torch.randn(4096, 32000, generator=g), -1).requires_grad_(),
+                       torch.log_softmax(torch.randn(4096, 32000, generator=g), -1))
+    side_by_side("jsd 4096x32000 fwd+bwd", step(LT.jsd, jsd_big), step(jsd_torch, jsd_big), 1, big_rounds)
+    x, y = jsd_big()
+    kernel_only("jsd 4096x32000 fwd+bwd", _losskit.jsd, x.detach(), y, torch.empty(()), torch.empty_like(x), 1,
+                big_rounds)
     ce_tr = lambda: (torch.randn(1000, 4096, generator=g).t().requires_grad_(),
                      torch.randint(0, 1000, (4096,), generator=g))
     side_by_side("cross_entropy 4096x1000 transposed fwd+bwd", step(LT.cross_entropy, ce_tr),

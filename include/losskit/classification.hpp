@@ -346,4 +346,84 @@ void poly1_cross_entropy_forward_backward(ConstView<float> input, ConstView<floa
 void poly1_cross_entropy_forward_backward(ConstView<double> input, ConstView<double> target, TensorView<double> out,
     TensorView<double> grad_input, const Poly1Options& opts = {});
 
+// ---------------------------------------------------------------------------------------------
+// sparsemax_loss: optax's binary sparsemax loss (optax.losses.sparsemax_loss(logits, labels)).
+//   z = -x where the label is nonzero (true), else x;  l = sparse_plus(z) =
+//   0 (z <= -1), (z + 1)^2 / 4 (-1 < z < 1), z (z >= 1).  d l / d x = sparse_plus'(z) dz/dx with
+//   sparse_plus' = 0, (z + 1) / 2, 1 on the same branches (JAX's gradient). The target holds the
+//   labels in the input's dtype (0 or 1; any nonzero, NaN included, counts as 1, as jnp.where);
+//   it has no gradient (d/d target is 0).
+//   optax returns the element-wise losses (Reduction::None); Mean averages them, Sum adds them.
+// multiclass_sparsemax_loss: optax's multiclass sparsemax loss
+// (optax.losses.multiclass_sparsemax_loss(scores, labels)), one loss per row of the last dim.
+//   input (N, C) scores (any rank >= 1, the classes along the last dim); target int64 class ids of
+//   the input's shape without its last dim, each in [0, C) (losskit rejects others; JAX would clamp).
+//   p = sparsemax(x) (the Euclidean projection of x onto the simplex, optax's sort-based
+//   projection_simplex); l = sum_c p_c (x_c - x_y) + (1 - |p|^2) / 2 (the Fenchel-Young loss of
+//   the Gini entropy);  d l / d x = p - onehot(y) (JAX's gradient). A NaN score makes the row's
+//   loss and gradient NaN. Reduction::None is optax's per-row output.
+// Reference: optax 0.2.8 optax/losses/_classification.py, jax.nn.sparse_plus,
+// optax/projections (projection_simplex).
+// ---------------------------------------------------------------------------------------------
+struct SparsemaxLossOptions {
+  Reduction reduction = Reduction::Mean;  ///< None (optax's output), Mean or Sum
+};
+
+LOSSKIT_DECLARE_PAIR_LOSS(sparsemax_loss, SparsemaxLossOptions, float)
+LOSSKIT_DECLARE_PAIR_LOSS(sparsemax_loss, SparsemaxLossOptions, double)
+
+void multiclass_sparsemax_loss(ConstView<float> input, ConstView<std::int64_t> target, TensorView<float> out,
+    const SparsemaxLossOptions& opts = {});
+void multiclass_sparsemax_loss(ConstView<double> input, ConstView<std::int64_t> target, TensorView<double> out,
+    const SparsemaxLossOptions& opts = {});
+Tensor<float> multiclass_sparsemax_loss(ConstView<float> input, ConstView<std::int64_t> target,
+    const SparsemaxLossOptions& opts = {});
+Tensor<double> multiclass_sparsemax_loss(ConstView<double> input, ConstView<std::int64_t> target,
+    const SparsemaxLossOptions& opts = {});
+void multiclass_sparsemax_loss_backward(ConstView<float> grad_output, ConstView<float> input,
+    ConstView<std::int64_t> target, TensorView<float> grad_input, const SparsemaxLossOptions& opts = {});
+void multiclass_sparsemax_loss_backward(ConstView<double> grad_output, ConstView<double> input,
+    ConstView<std::int64_t> target, TensorView<double> grad_input, const SparsemaxLossOptions& opts = {});
+void multiclass_sparsemax_loss_forward_backward(ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> out, TensorView<float> grad_input, const SparsemaxLossOptions& opts = {});
+void multiclass_sparsemax_loss_forward_backward(ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> out, TensorView<double> grad_input, const SparsemaxLossOptions& opts = {});
+
+
+// ---------------------------------------------------------------------------------------------
+// categorical_generalized_cross_entropy: Keras 3's CategoricalGeneralizedCrossEntropy
+// (keras.losses.categorical_generalized_cross_entropy(y_true, y_pred, q)), the noise-robust
+// generalized cross-entropy of Zhang & Sabuncu 2018.
+//   input: predicted probabilities (any rank >= 1, the classes along the last dim). target: int64
+//   class ids of the input's shape without its last dim, each in [0, C) (Keras' one_hot gives a
+//   zero row, p = 0, for an id out of range; losskit rejects it).
+//   p = x_y (Keras: sum_c x_c onehot_c, so an inf or NaN probability off the label makes p NaN);
+//   l = (1 - p^q) / q, q in (0, 1) (anything else is an error, as Keras' constructor);
+//   d l / d x_c = -p^(q - 1) at c = y and 0 elsewhere, times onehot as autograd does (p = 0: -inf
+//   at the label, NaN = 0 * inf off it, as Keras on torch).
+//   Reduction::None is Keras' per-sample output; Mean is 'sum_over_batch_size', Sum 'sum'.
+// Reference: Keras 3.15 keras/src/losses/losses.py (CategoricalGeneralizedCrossEntropy).
+// ---------------------------------------------------------------------------------------------
+struct GCEOptions {
+  double q = 0.5;                         ///< in (0, 1)
+  Reduction reduction = Reduction::Mean;  ///< None, Mean or Sum
+};
+
+void categorical_generalized_cross_entropy(ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> out, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy(ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> out, const GCEOptions& opts = {});
+Tensor<float> categorical_generalized_cross_entropy(ConstView<float> input, ConstView<std::int64_t> target,
+    const GCEOptions& opts = {});
+Tensor<double> categorical_generalized_cross_entropy(ConstView<double> input, ConstView<std::int64_t> target,
+    const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_backward(ConstView<float> grad_output, ConstView<float> input,
+    ConstView<std::int64_t> target, TensorView<float> grad_input, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_backward(ConstView<double> grad_output, ConstView<double> input,
+    ConstView<std::int64_t> target, TensorView<double> grad_input, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_forward_backward(ConstView<float> input, ConstView<std::int64_t> target,
+    TensorView<float> out, TensorView<float> grad_input, const GCEOptions& opts = {});
+void categorical_generalized_cross_entropy_forward_backward(ConstView<double> input, ConstView<std::int64_t> target,
+    TensorView<double> out, TensorView<double> grad_input, const GCEOptions& opts = {});
+
 }  // namespace losskit

@@ -1,7 +1,7 @@
 """losskit.torch binary_cross_entropy(_with_logits) against torch.nn.functional;
 softmax_focal_loss against Keras 3's CategoricalFocalCrossentropy (torch backend),
 poly1_cross_entropy against optax's poly_loss_cross_entropy and sigmoid_focal_loss against
-optax's sigmoid_focal_loss (JAX), the versions of python/requirements-peers.txt; sigmoid_focal_loss
+optax's sigmoid_focal_loss, sparsemax_loss and multiclass_sparsemax_loss (JAX), the versions of python/requirements-peers.txt; sigmoid_focal_loss
 also against torchvision's formula written with torch ops (torchvision does not import beside the
 torch 2.13 CPU wheel: PyPI's torchvision 0.28.0 is a CUDA build). Values and gradients."""
 import numpy as np
@@ -238,3 +238,101 @@ def test_numpy_agrees_with_torch():
                                rtol=1e-12)
     np.testing.assert_allclose(LN.sigmoid_focal_loss(x, y), LT.sigmoid_focal_loss(torch.tensor(x), torch.tensor(y)).numpy(),
                                rtol=1e-12)
+
+
+# ---- optax's sparsemax losses (JAX) ---------------------------------------------------------------
+def optax_sparsemax(input, target, reduction="mean"):
+    """optax.losses.sparsemax_loss(logits=input, labels=target) on JAX (element-wise, labels as
+    given: any nonzero counts as 1)."""
+    optax = jax_libs()[2]
+    return reduce(jax_ref(optax.losses.sparsemax_loss, [input], [target], elementwise=True), reduction)
+
+
+def optax_multiclass_sparsemax(input, target, reduction="mean"):
+    """optax.losses.multiclass_sparsemax_loss(scores=input, labels=target) on JAX (per-row losses;
+    optax vmaps over the rows of a 2-D input). Float32 scores go to JAX as float64: with float64
+    enabled, optax 0.2.8's projection_simplex raises on float32 in its custom JVP (tangent dtype
+    mismatch); the reference is then more precise than the float32 tolerances compared at."""
+    optax = jax_libs()[2]
+    rows = jax_ref(optax.losses.multiclass_sparsemax_loss, [input.double()], [target]).to(input.dtype)
+    return reduce(rows, reduction)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_sparsemax_loss_against_optax(shape, reduction, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction))
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 1.5
+    y = (torch.rand(shape, generator=gen) < 0.5).to(dtype)
+    if x.numel() >= 4:  # the branch points z = -1 and z = 1
+        x.view(-1)[:4] = torch.tensor([-1.0, 1.0, -1.0, 1.0], dtype=dtype)
+        y.view(-1)[:4] = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=dtype)
+    if reduction == "mean" and x.numel() == 0:
+        return
+    check_parity(LT.sparsemax_loss, optax_sparsemax, [x, y], dict(reduction=reduction), grad_of=[0], layout=layout,
+                 upstream=upstream)
+    # Integer labels give the same.
+    torch.testing.assert_close(LT.sparsemax_loss(x, y.long(), reduction=reduction),
+                               LT.sparsemax_loss(x, y, reduction=reduction))
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 9), (1, 1), (0, 4), (8, 40)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_multiclass_sparsemax_loss_against_optax(shape, reduction, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, reduction))
+    x = torch.randn(shape, generator=gen, dtype=dtype) * 2
+    y = torch.randint(0, shape[1], shape[:1], generator=gen)
+    if x.numel() and shape[1] > 2:
+        x[0, :2] = x[0, 2]  # ties
+    if reduction == "mean" and x.numel() == 0:
+        return
+    check_parity(LT.multiclass_sparsemax_loss, optax_multiclass_sparsemax, [x, y], dict(reduction=reduction),
+                 grad_of=[0], layout=layout, upstream=upstream)
+    # The gradient is p - onehot(y), p the sparsemax.
+    if x.numel():
+        xg = x.clone().requires_grad_()
+        LT.multiclass_sparsemax_loss(xg, y, reduction="sum").backward()
+        p = xg.grad + F.one_hot(y, shape[1]).to(dtype)
+        assert (p >= 0).all()
+        torch.testing.assert_close(p.sum(1), torch.ones(shape[0], dtype=dtype))
+
+
+def test_multiclass_sparsemax_int32_labels_and_errors():
+    x = torch.randn(4, 3, dtype=torch.float64)
+    y = torch.tensor([0, 2, 1, 1])
+    torch.testing.assert_close(LT.multiclass_sparsemax_loss(x, y.int()), LT.multiclass_sparsemax_loss(x, y))
+    with pytest.raises(IndexError, match=r"^multiclass_sparsemax_loss: target\[1\] = 3 is outside \[0, 3\)"):
+        LT.multiclass_sparsemax_loss(x, torch.tensor([0, 3, 1, 1]))
+
+
+# ---- Keras 3's CategoricalGeneralizedCrossEntropy ------------------------------------------------
+@pytest.mark.parametrize("shape", [(6, 5), (1, 3), (0, 4), (7, 12)], ids=str)
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("upstream", ["one", "random"])
+def test_categorical_generalized_cross_entropy_against_keras(shape, q, reduction, upstream, dtype, layout):
+    gen = torch.Generator().manual_seed(seed_of(shape, q, reduction))
+    x = torch.softmax(torch.randn(shape, generator=gen, dtype=dtype) * 2, -1)
+    y = torch.randint(0, shape[1], shape[:1], generator=gen)
+    if reduction != "none" and x.numel() == 0:
+        # Keras returns an empty array for an empty batch; losskit the sum 0 (mean: NaN, as 0 / 0).
+        v = LT.categorical_generalized_cross_entropy(x, y, q=q, reduction=reduction)
+        assert v.shape == () and (v.item() == 0 if reduction == "sum" else torch.isnan(v))
+        return
+
+    def keras_gce(input, target, q, reduction):
+        return keras_loss("CategoricalGeneralizedCrossEntropy", input, target, reduction, q=q)
+
+    check_parity(LT.categorical_generalized_cross_entropy, keras_gce, [x, y], dict(q=q, reduction=reduction),
+                 grad_of=[0], layout=layout, upstream=upstream, tol_dtype=KERAS_TOL)
+    # Keras' [batch, 1] labels.
+    torch.testing.assert_close(LT.categorical_generalized_cross_entropy(x, y[:, None], q=q, reduction=reduction),
+                               LT.categorical_generalized_cross_entropy(x, y, q=q, reduction=reduction))
+
+
+def test_categorical_generalized_cross_entropy_q_range():
+    x = torch.softmax(torch.randn(3, 4), -1)
+    with pytest.raises(ValueError, match=r"^categorical_generalized_cross_entropy: q = 1.5 is outside \(0, 1\)"):
+        LT.categorical_generalized_cross_entropy(x, torch.tensor([0, 1, 2]), q=1.5)

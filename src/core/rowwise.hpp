@@ -40,6 +40,7 @@ struct RowConfig {
   RowTarget target = RowTarget::SameShape;
   std::int64_t ignore_index = kNoIgnore;   ///< class-id targets equal to this are skipped
   int max_ndim = kMaxDims;                 ///< largest input rank the loss accepts
+  std::string_view weight_name = "weight";  ///< the per-element weight's name in messages
 };
 
 /// The tensors of one row-loss call. Absent ones are empty views.
@@ -93,8 +94,8 @@ void run_rows(const RowConfig& cfg, Pass pass, RowArgs<T, TT> a, const K& kernel
   const std::int64_t C = a.input.size(cd);
   const bool weighted = !a.weight.is_null();
   if (weighted) {
-    check_data(fn, "weight", a.weight);
-    check_same_shape(fn, "input", a.input.shape(), "weight", a.weight.shape());
+    check_data(fn, cfg.weight_name, a.weight);
+    check_same_shape(fn, "input", a.input.shape(), cfg.weight_name, a.weight.shape());
   }
   Staged<const T> xs(a.input, !ncd_ok(a.input, cd), false);
   const NCD<const T> x = ncd_of(xs.view(), cd);
@@ -114,14 +115,15 @@ void run_rows(const RowConfig& cfg, Pass pass, RowArgs<T, TT> a, const K& kernel
   if (a.owned) a.out = allocate(*a.owned, out_shape_of(r, loss_shape));
   if (has_forward(pass)) {
     check_output(fn, "out", a.out, out_shape_of(r, loss_shape));
-    check_no_overlap(fn, "out", a.out, named("input", a.input), named("target", a.target), named("weight", a.weight));
+    check_no_overlap(fn, "out", a.out, named("input", a.input), named("target", a.target),
+                     named(cfg.weight_name, a.weight));
   }
   double g_scalar = 1.0;
   if (pass == Pass::Backward) g_scalar = scalar_grad_output<T>(fn, r, a.grad_output, loss_shape);
   if (has_backward(pass)) {
     check_output(fn, "grad_input", a.grad_input, a.input.shape());
     check_no_overlap(fn, "grad_input", a.grad_input, named("input", a.input), named("target", a.target),
-                     named("weight", a.weight), named("grad_output", a.grad_output),
+                     named(cfg.weight_name, a.weight), named("grad_output", a.grad_output),
                      named("out", TensorView<const T>(a.out)));
   }
   if (cfg.target == RowTarget::SameShape) {

@@ -13,3 +13,18 @@ softmax_focal_loss = LossSpec("softmax_focal_loss", ("input", "target"), (True, 
                               doc='Categorical focal loss of logits (per-class alpha as class_alpha).')
 poly1_cross_entropy = LossSpec("poly1_cross_entropy", ("input", "target"), (True, False), shape_without_class_dim,
                                doc='Poly-1 cross-entropy of logits.')
+sparsemax_loss = LossSpec("sparsemax_loss", ("input", "target"), (True, None), shape_of_input,
+                          doc="optax's binary sparsemax loss sparse_plus(label ? -x : x) of logits.")
+
+
+def _without_last_dim(shapes, options):
+    """One loss per row of the last dim."""
+    return tuple(shapes[0])[:-1]
+
+
+multiclass_sparsemax_loss = LossSpec("multiclass_sparsemax_loss", ("input", "target"), (True, False),
+                                     _without_last_dim,
+                                     doc="optax's multiclass sparsemax loss of scores and class ids (last dim).")
+categorical_generalized_cross_entropy = LossSpec(
+    "categorical_generalized_cross_entropy", ("input", "target"), (True, False), _without_last_dim,
+    doc="Keras 3's generalized cross-entropy (1 - p_y^q) / q of probabilities and class ids (last dim).")

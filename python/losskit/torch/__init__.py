@@ -5,9 +5,10 @@ returns a torch tensor that supports .backward(); forward and backward run lossk
 (CPU tensors, any strides, no copies). Losses PyTorch lacks follow the same style.
 """
 from .classification import cross_entropy, nll_loss
-from .classification_extra import (binary_cross_entropy, binary_cross_entropy_with_logits, poly1_cross_entropy,
-                                   sigmoid_focal_loss, softmax_focal_loss)
-from .distribution import kl_div
+from .classification_extra import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                                   categorical_generalized_cross_entropy, multiclass_sparsemax_loss, poly1_cross_entropy, sigmoid_focal_loss,
+                                   softmax_focal_loss, sparsemax_loss)
+from .distribution import generalized_kl_divergence, jsd, kl_div, tvd
 from .embedding import (cosine_distance, cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,
                         triplet_margin_loss, triplet_margin_with_distance_loss)
 from .regression import (gaussian_nll_loss, huber_loss, l1_loss, l2_loss, log_cosh_loss, mape_loss, mse_loss, msle_loss,
@@ -22,7 +23,7 @@ from .detection import (box_iou, complete_box_iou, complete_box_iou_loss, distan
 
 # One line per family.
 __all__ = ["cross_entropy", "nll_loss"]
-__all__ += ["kl_div"]
+__all__ += ["kl_div", "jsd", "tvd", "generalized_kl_divergence"]
 __all__ += ["dice_loss", "tversky_loss", "generalized_dice_loss"]
 __all__ += ["ctc_loss", "ctc_infeasible"]
 __all__ += ["generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss"]
@@ -32,7 +33,8 @@ __all__ += ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_
 __all__ += ["hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
             "triplet_margin_with_distance_loss", "cosine_distance"]
 __all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal_loss", "softmax_focal_loss",
-            "poly1_cross_entropy"]
+            "poly1_cross_entropy", "sparsemax_loss", "multiclass_sparsemax_loss",
+            "categorical_generalized_cross_entropy"]
 __all__ += ["soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
             "hinge_loss", "squared_hinge_loss", "categorical_hinge_loss", "multiclass_perceptron_loss"]
 

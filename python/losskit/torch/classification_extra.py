@@ -61,3 +61,32 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, epsilon: float = 2.0, ign
     against probabilities (optax poly_loss_cross_entropy) or class ids."""
     return apply(specs.poly1_cross_entropy, (input, target),
                  dict(epsilon=float(epsilon), ignore_index=ignore_index, reduction=reduction))
+
+
+
+def sparsemax_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """optax.losses.sparsemax_loss(logits=input, labels=target): sparse_plus(-x) where the label is
+    nonzero (true), sparse_plus(x) elsewhere; sparse_plus(z) = 0, (z + 1)^2 / 4, z for z <= -1,
+    |z| < 1, z >= 1. Labels of any dtype (0 / 1). reduction='none' is optax's element-wise output."""
+    if isinstance(target, Tensor) and target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    return apply(specs.sparsemax_loss, (input, target), dict(reduction=reduction))
+
+
+def multiclass_sparsemax_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """optax.losses.multiclass_sparsemax_loss(scores=input, labels=target): with p = sparsemax of
+    each row of the last dim, sum_c p_c (x_c - x_y) + (1 - |p|^2) / 2; gradient p - onehot(y).
+    int64 / int32 class ids in [0, C). reduction='none' is optax's per-row output."""
+    return apply(specs.multiclass_sparsemax_loss, (input, target), dict(reduction=reduction))
+
+
+
+def categorical_generalized_cross_entropy(input: Tensor, target: Tensor, q: float = 0.5,
+                                          reduction: str = "mean") -> Tensor:
+    """keras.losses.CategoricalGeneralizedCrossEntropy(q)(y_true=target, y_pred=input): (1 - p^q) / q
+    with p the predicted probability of the true class, per row of the last dim; int class ids
+    (a trailing dim of 1, Keras' [batch, 1] form, is dropped). q in (0, 1). reduction 'mean' is
+    Keras' 'sum_over_batch_size'."""
+    if isinstance(target, Tensor) and target.dim() == input.dim() and target.dim() > 0 and target.shape[-1] == 1:
+        target = target.squeeze(-1)
+    return apply(specs.categorical_generalized_cross_entropy, (input, target), dict(q=q, reduction=reduction))

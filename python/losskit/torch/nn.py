@@ -27,6 +27,10 @@ import losskit.torch as _lt
 __all__ = ["routed", "route", "unroute", "ROUTABLE"]
 
 _LEGACY = ("size_average", "reduce")
+# Tensors a loss's module takes per call, in forward (as the defining library's module does), not
+# in its constructor: LigerJSD's forward(log_q, log_p, shift_labels=None), LigerTVDLoss's forward(p, q,
+# shift_labels=None).
+_CALL_TENSORS = {"jsd": ("shift_labels",), "tvd": ("shift_labels",)}
 
 
 def _tensor_params(fn) -> int:
@@ -41,7 +45,8 @@ def _tensor_params(fn) -> int:
 
 def _option_names(fn):
     params = list(inspect.signature(fn).parameters.values())[_tensor_params(fn):]
-    return [p.name for p in params if p.name not in _LEGACY]
+    call = _CALL_TENSORS.get(fn.__name__, ())
+    return [p.name for p in params if p.name not in _LEGACY and p.name not in call]
 
 
 def _torch_module(torch_cls, fn):
@@ -81,8 +86,8 @@ class _LossModule(torch.nn.Module):
         if kwargs:
             raise TypeError(f"{type(self).__name__}() got unexpected arguments: {', '.join(sorted(kwargs))}")
 
-    def forward(self, *tensors):
-        return type(self)._fn(*tensors, **{k: getattr(self, k) for k in type(self)._options})
+    def forward(self, *tensors, **call_tensors):
+        return type(self)._fn(*tensors, **call_tensors, **{k: getattr(self, k) for k in type(self)._options})
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={getattr(self, k)!r}" for k in type(self)._options
@@ -120,6 +125,10 @@ _OWN = {
     "SquaredHingeLoss": "squared_hinge_loss", "CategoricalHingeLoss": "categorical_hinge_loss",
     "MulticlassPerceptronLoss": "multiclass_perceptron_loss", "GeneralizedBoxIoULoss": "generalized_box_iou_loss",
     "DistanceBoxIoULoss": "distance_box_iou_loss", "CompleteBoxIoULoss": "complete_box_iou_loss",
+    "JSDLoss": "jsd", "TVDLoss": "tvd",
+    "GeneralizedKLDivergenceLoss": "generalized_kl_divergence", "SparsemaxLoss": "sparsemax_loss",
+    "MulticlassSparsemaxLoss": "multiclass_sparsemax_loss",
+    "CategoricalGeneralizedCrossEntropyLoss": "categorical_generalized_cross_entropy",
 }
 
 for _name, _fn_name in _TORCH.items():

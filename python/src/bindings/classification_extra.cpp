@@ -98,6 +98,47 @@ void bind_classification_extra(py::module_& m) {
         });
       },
       LOSSKIT_PY_CALL_ARGS, "epsilon"_a = 2.0, "ignore_index"_a = -100, "reduction"_a = "none");
+  m.def(
+      "sparsemax_loss",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         std::string_view reduction) {
+        constexpr std::string_view fn = "sparsemax_loss";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const SparsemaxLossOptions o{.reduction = reduction_from_string(reduction, fn)};
+        c.dispatch_float([&]<class T>() {
+          const ConstView<T> x = c.in[0].in<T>(fn), y = c.in[1].in<T>(fn);
+          LOSSKIT_PY_RUN(sparsemax_loss, x, y, o);
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
+  m.def(
+      "multiclass_sparsemax_loss",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads,
+         std::string_view reduction) {
+        constexpr std::string_view fn = "multiclass_sparsemax_loss";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const SparsemaxLossOptions o{.reduction = reduction_from_string(reduction, fn)};
+        c.dispatch_float([&]<class T>() {
+          const ConstView<T> x = c.in[0].in<T>(fn);
+          const IndexTarget y = index_target(c.in[1], fn);
+          LOSSKIT_PY_RUN(multiclass_sparsemax_loss, x, y.view, o);
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "reduction"_a = "mean");
+  m.def(
+      "categorical_generalized_cross_entropy",
+      [](std::string_view pass, py::tuple inputs, py::handle out, py::handle grad_output, py::tuple grads, double q,
+         std::string_view reduction) {
+        constexpr std::string_view fn = "categorical_generalized_cross_entropy";
+        const Call c(fn, pass, inputs, {"input", "target"}, out, grad_output, grads);
+        const GCEOptions o{.q = q, .reduction = reduction_from_string(reduction, fn)};
+        c.dispatch_float([&]<class T>() {
+          const ConstView<T> x = c.in[0].in<T>(fn);
+          const IndexTarget y = index_target(c.in[1], fn);
+          LOSSKIT_PY_RUN(categorical_generalized_cross_entropy, x, y.view, o);
+        });
+      },
+      LOSSKIT_PY_CALL_ARGS, "q"_a = 0.5, "reduction"_a = "mean");
 }
 
 }  // namespace losskit::python
