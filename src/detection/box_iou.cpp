@@ -9,6 +9,7 @@
 #include "core/check.hpp"
 #include "core/outputs.hpp"
 #include "core/parallel.hpp"
+#include "detection/box_math.hpp"
 #include "losskit/detection.hpp"
 
 namespace losskit {
@@ -16,30 +17,14 @@ namespace {
 
 using detail::fail;
 using detail::Pass;
+using detail::boxes::pass_clamp;
+using detail::boxes::share;
+using detail::boxes::tmax;
+using detail::boxes::tmin;
 enum class Kind { Iou, Giou, Diou, Ciou };
 
 constexpr std::string_view name_of(Kind k) {
   return k == Kind::Iou ? "box_iou" : k == Kind::Giou ? "generalized_box_iou" : k == Kind::Diou ? "distance_box_iou" : "complete_box_iou";
-}
-
-/// torch's maximum backward for its first argument: d / 2 at a tie, 0 (a masked fill) where
-/// a < b, else d. min(a, b) passes share(d, b, a) to a.
-template <class F>
-F share(F d, F a, F b) {
-  return a == b ? d / 2 : (a < b ? F(0) : d);
-}
-/// torch's clamp(min=0) backward: d where x >= 0, else 0 (also for NaN x).
-template <class F>
-F pass_clamp(F d, F x) {
-  return x >= 0 ? d : F(0);
-}
-template <class F>
-F tmax(F a, F b) {
-  return std::isnan(a) || std::isnan(b) ? a + b : std::max(a, b);
-}
-template <class F>
-F tmin(F a, F b) {
-  return std::isnan(a) || std::isnan(b) ? a + b : std::min(a, b);
 }
 
 /// The value of one pair; with gp/gq set, also adds up * its gradient to gp[0..3] and gq[0..3].

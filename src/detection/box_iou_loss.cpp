@@ -9,6 +9,7 @@
 #include <numbers>
 
 #include "core/parallel.hpp"
+#include "detection/box_math.hpp"
 #include "embedding/rows.hpp"
 #include "losskit/detection.hpp"
 
@@ -16,18 +17,15 @@ namespace losskit {
 namespace {
 
 using detail::Pass;
+using detail::boxes::share;
+using detail::boxes::tmax;
+using detail::boxes::tmin;
 enum class Kind { Giou, Diou, Ciou };
 constexpr double kCiouDiouEps = 1e-7;  // torchvision's complete_box_iou_loss calls _diou_iou_loss(b1, b2): default eps
 
 constexpr std::string_view name_of(Kind k) {
   return k == Kind::Giou ? "generalized_box_iou_loss" : k == Kind::Diou ? "distance_box_iou_loss" : "complete_box_iou_loss";
 }
-
-/// The share of an upstream gradient `d` that max(a, b) passes to a, as torch's maximum: d / 2 at
-/// a tie, 0 where a < b (a masked fill: exactly 0 even for d = NaN), else d (also for NaN
-/// arguments). min(a, b) passes dmax_a(d, b, a) to a.
-template <class F>
-F dmax_a(F d, F a, F b) { return a == b ? d / 2 : (a < b ? F(0) : d); }
 
 /// The loss of one pair; with `g` set, also its gradient times `up` added into g[0..7]
 /// (x1, y1, x2, y2 of boxes1, then of boxes2).
@@ -36,8 +34,6 @@ F pair_loss(Kind kind, const F* p, const F* q, F eps, F up, F* g) {
   const F x1 = p[0], y1 = p[1], x2 = p[2], y2 = p[3];
   const F x1g = q[0], y1g = q[1], x2g = q[2], y2g = q[3];
   // intersection keypoints (torch.max / torch.min keep NaN)
-  auto tmax = [](F a, F b) { return std::isnan(a) || std::isnan(b) ? a + b : std::max(a, b); };
-  auto tmin = [](F a, F b) { return std::isnan(a) || std::isnan(b) ? a + b : std::min(a, b); };
   const F xk1 = tmax(x1, x1g), yk1 = tmax(y1, y1g), xk2 = tmin(x2, x2g), yk2 = tmin(y2, y2g);
   const bool mask = (yk2 > yk1) && (xk2 > xk1);
   const F iw = xk2 - xk1, ih = yk2 - yk1;
@@ -126,23 +122,23 @@ F pair_loss(Kind kind, const F* p, const F* q, F eps, F up, F* g) {
   gy1g += -d_a2 * (x2g - x1g);
   gy2g += d_a2 * (x2g - x1g);
   // keypoints: max for the lower corners, min for the upper ones
-  gx1 += dmax_a(d_xk1, x1, x1g);
-  gx1g += dmax_a(d_xk1, x1g, x1);
-  gy1 += dmax_a(d_yk1, y1, y1g);
-  gy1g += dmax_a(d_yk1, y1g, y1);
-  gx2 += dmax_a(d_xk2, x2g, x2);  // min(x2, x2g): x2 gets it when x2 < x2g
-  gx2g += dmax_a(d_xk2, x2, x2g);
-  gy2 += dmax_a(d_yk2, y2g, y2);
-  gy2g += dmax_a(d_yk2, y2, y2g);
+  gx1 += share(d_xk1, x1, x1g);
+  gx1g += share(d_xk1, x1g, x1);
+  gy1 += share(d_yk1, y1, y1g);
+  gy1g += share(d_yk1, y1g, y1);
+  gx2 += share(d_xk2, x2g, x2);  // min(x2, x2g): x2 gets it when x2 < x2g
+  gx2g += share(d_xk2, x2, x2g);
+  gy2 += share(d_yk2, y2g, y2);
+  gy2g += share(d_yk2, y2, y2g);
   // enclosing box: cw = max(x2, x2g) - min(x1, x1g), ch likewise
-  gx2 += dmax_a(d_cw, x2, x2g);
-  gx2g += dmax_a(d_cw, x2g, x2);
-  gx1 += dmax_a(-d_cw, x1g, x1);
-  gx1g += dmax_a(-d_cw, x1, x1g);
-  gy2 += dmax_a(d_ch, y2, y2g);
-  gy2g += dmax_a(d_ch, y2g, y2);
-  gy1 += dmax_a(-d_ch, y1g, y1);
-  gy1g += dmax_a(-d_ch, y1, y1g);
+  gx2 += share(d_cw, x2, x2g);
+  gx2g += share(d_cw, x2g, x2);
+  gx1 += share(-d_cw, x1g, x1);
+  gx1g += share(-d_cw, x1, x1g);
+  gy2 += share(d_ch, y2, y2g);
+  gy2g += share(d_ch, y2g, y2);
+  gy1 += share(-d_ch, y1g, y1);
+  gy1g += share(-d_ch, y1, y1g);
   // centres: cx = (x1 + x2 - x1g - x2g) / 2
   gx1 += d_cx / 2;
   gx2 += d_cx / 2;
