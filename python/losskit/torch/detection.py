@@ -8,6 +8,16 @@ from .._specs import detection as specs
 from ._function import apply
 
 
+def _float_boxes(boxes1: Tensor, boxes2: Tensor):
+    """torchvision's _upcast_non_float (integer and 16-bit boxes in float32), then type promotion
+    between the two sets."""
+    b1, b2 = (t if t.dtype in (torch.float32, torch.float64) else t.float() for t in (boxes1, boxes2))
+    if b1.dtype != b2.dtype:
+        dt = torch.promote_types(b1.dtype, b2.dtype)
+        b1, b2 = b1.to(dt), b2.to(dt)
+    return b1, b2
+
+
 def _boxes(boxes1: Tensor, boxes2: Tensor):
     """What torchvision's code does to its inputs before the arithmetic: _upcast_non_float
     (integer and 16-bit boxes are computed in float32), type promotion between the two sets, and
@@ -15,10 +25,7 @@ def _boxes(boxes1: Tensor, boxes2: Tensor):
     that do not broadcast go on unchanged, for the C++ check's message."""
     if not (isinstance(boxes1, Tensor) and isinstance(boxes2, Tensor)):
         return boxes1, boxes2
-    b1, b2 = (t if t.dtype in (torch.float32, torch.float64) else t.float() for t in (boxes1, boxes2))
-    if b1.dtype != b2.dtype:
-        dt = torch.promote_types(b1.dtype, b2.dtype)
-        b1, b2 = b1.to(dt), b2.to(dt)
+    b1, b2 = _float_boxes(boxes1, boxes2)
     if b1.shape != b2.shape:
         try:
             shape = torch.broadcast_shapes(b1.shape, b2.shape)
@@ -112,10 +119,7 @@ _box_matrix_op.register_autograd(_backward, setup_context=_setup)
 
 
 def _matrix(kind, boxes1, boxes2, eps):
-    b1, b2 = (t if t.dtype in (torch.float32, torch.float64) else t.float() for t in (boxes1, boxes2))
-    if b1.dtype != b2.dtype:
-        dt = torch.promote_types(b1.dtype, b2.dtype)
-        b1, b2 = b1.to(dt), b2.to(dt)
+    b1, b2 = _float_boxes(boxes1, boxes2)
     return _box_matrix_op(kind, b1, b2, float(eps))
 
 
